@@ -1,0 +1,1 @@
+"""Kafka I/O: the record producer, the offsets topic, topic administration."""

@@ -1,0 +1,138 @@
+"""Source offsets in a compacted Kafka topic, in Kafka Connect's own format.
+
+Key: ``["<connector name>",{"server":"<topic.prefix>"}]`` (Connect's schemaless JSON, no spaces); value: the
+offset map as JSON; a null value deletes the offset. On start-up the topic is read from the beginning to the end
+of every partition and the last value per key wins, exactly as a Connect worker does, so offsets written by one
+can be read by the other.
+
+Called by the runtime: :meth:`OffsetStore.read` once per pipeline start, :meth:`write` at each offset commit
+(synchronous: it returns only when the broker acknowledged the record).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+import orjson
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from cdc.errors import FatalError, RetriableError
+
+log = logging.getLogger("cdc.offsets")
+
+
+def offset_key(connector: str, server: str) -> bytes:
+    return orjson.dumps([connector, {"server": server}])
+
+
+class OffsetStore:
+    """Reads and writes one connector's offsets in ``offset.storage.topic``."""
+
+    def __init__(self, bootstrap_servers: str, topic: str, partitions: int = 25, replication_factor: int = -1):
+        self.bootstrap = bootstrap_servers
+        self.topic = topic
+        self.partitions = partitions
+        self.replication_factor = replication_factor
+        self._producer: Producer | None = None
+
+    def ensure_topic(self, timeout_s: float = 15.0) -> None:
+        """Create the compacted offsets topic if it does not exist (RetriableError if the broker is down)."""
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        try:
+            metadata = admin.list_topics(timeout=timeout_s)
+        except KafkaException as exc:
+            raise RetriableError(f"cannot reach Kafka at {self.bootstrap}: {exc}") from None
+        if self.topic in metadata.topics and not metadata.topics[self.topic].error:
+            return
+        new = NewTopic(
+            self.topic, self.partitions, self.replication_factor, config={"cleanup.policy": "compact"}
+        )
+        for future in admin.create_topics([new], operation_timeout=timeout_s).values():
+            try:
+                future.result()
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise RetriableError(f"cannot create offsets topic {self.topic}: {exc}") from None
+        log.info("created offsets topic %s (compacted)", self.topic)
+
+    def read_all(self, timeout_s: float = 30.0) -> dict[bytes, dict[str, Any] | None]:
+        """Every key's latest value in the topic (None = deleted)."""
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": f"cdc-engine-offsets-reader-{uuid.uuid4()}",
+                "enable.auto.commit": "false",
+                "enable.partition.eof": "true",
+                "auto.offset.reset": "earliest",
+            }
+        )
+        latest: dict[bytes, dict[str, Any] | None] = {}
+        try:
+            metadata = consumer.list_topics(self.topic, timeout=timeout_s)
+            partitions = list(metadata.topics[self.topic].partitions)
+            if not partitions:
+                return latest
+            consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in partitions])
+            pending = set(partitions)
+            deadline = time.monotonic() + timeout_s
+            while pending:
+                if time.monotonic() > deadline:
+                    raise RetriableError(f"timed out reading offsets topic {self.topic}")
+                for msg in consumer.consume(1000, 0.5):
+                    err = msg.error()
+                    if err is not None:
+                        if err.code() == KafkaError._PARTITION_EOF:
+                            pending.discard(msg.partition())
+                            continue
+                        raise RetriableError(f"error reading offsets topic {self.topic}: {err.str()}")
+                    key = msg.key()
+                    if key is None:
+                        continue
+                    value = msg.value()
+                    latest[key] = None if value is None else orjson.loads(value)
+        except KafkaException as exc:
+            raise RetriableError(f"cannot read offsets topic {self.topic}: {exc}") from None
+        finally:
+            consumer.close()
+        return latest
+
+    def read(self, connector: str, server: str) -> dict[str, Any] | None:
+        """This connector's stored offset, or None. FatalError if the stored value is not a JSON object."""
+        value = self.read_all().get(offset_key(connector, server))
+        if value is not None and not isinstance(value, dict):
+            raise FatalError(f"stored offset for {connector} is not a JSON object: {value!r}")
+        return value
+
+    def write(self, connector: str, server: str, offset: dict[str, Any] | None, timeout_s: float = 10.0) -> None:
+        """Store (or, with None, delete) the offset; returns only once the broker acknowledged it."""
+        if self._producer is None:
+            self._producer = Producer(
+                {
+                    "bootstrap.servers": self.bootstrap,
+                    "enable.idempotence": "true",
+                    "acks": "all",
+                    "partitioner": "murmur2_random",
+                    "linger.ms": "0",
+                }
+            )
+        errors: list[str] = []
+
+        def on_delivery(err: KafkaError | None, _msg: Any) -> None:
+            if err is not None:
+                errors.append(err.str())
+
+        value = None if offset is None else orjson.dumps(offset)
+        self._producer.produce(self.topic, value, offset_key(connector, server), on_delivery=on_delivery)
+        if self._producer.flush(timeout_s) > 0:
+            raise RetriableError(f"offset write to {self.topic} not acknowledged within {timeout_s}s")
+        if errors:
+            raise RetriableError(f"offset write to {self.topic} failed: {errors[0]}")
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.flush(5)
+            self._producer = None

@@ -1,0 +1,1 @@
+"""PostgreSQL source connector: initial snapshot + pgoutput logical replication."""

@@ -1,0 +1,52 @@
+"""Properties of the PostgreSQL connector (Debezium names and defaults, except ``plugin.name``: pgoutput)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from cdc.filters import TableFilter
+from cdc.source_config import CommonSourceConfig
+
+
+class PostgresConnectorConfig(CommonSourceConfig):
+    """``connector.class: postgres`` / ``io.debezium.connector.postgresql.PostgresConnector``."""
+
+    database_port: int = Field(5432, alias="database.port", ge=1, le=65535)
+    database_dbname: str = Field(alias="database.dbname", description="Database to capture")
+    database_sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = Field(
+        "prefer", alias="database.sslmode"
+    )
+    plugin_name: Literal["pgoutput"] = Field(
+        "pgoutput", alias="plugin.name", description="Only pgoutput (built into PostgreSQL ≥ 10) is supported"
+    )
+    slot_name: str = Field("debezium", alias="slot.name", pattern=r"^[a-z0-9_]{1,63}$")
+    slot_drop_on_stop: bool = Field(False, alias="slot.drop.on.stop")
+    publication_name: str = Field("dbz_publication", alias="publication.name")
+    publication_autocreate_mode: Literal["all_tables", "filtered", "disabled"] = Field(
+        "all_tables", alias="publication.autocreate.mode"
+    )
+    schema_include_list: str | None = Field(None, alias="schema.include.list")
+    schema_exclude_list: str | None = Field(None, alias="schema.exclude.list")
+    snapshot_mode: Literal["initial", "initial_only", "no_data", "always", "when_needed", "never"] = Field(
+        "initial", alias="snapshot.mode"
+    )
+    status_update_interval_ms: int = Field(10000, alias="status.update.interval.ms", ge=100)
+
+    def _exclusive_pairs(self) -> list[tuple[str, str]]:
+        return [*super()._exclusive_pairs(), ("schema_include_list", "schema_exclude_list")]
+
+    def _regex_lists(self) -> list[str]:
+        return [*super()._regex_lists(), "schema_include_list", "schema_exclude_list"]
+
+    def table_filter(self) -> TableFilter:
+        return TableFilter(
+            schema_include=self.schema_include_list,
+            schema_exclude=self.schema_exclude_list,
+            table_include=self.table_include_list,
+            table_exclude=self.table_exclude_list,
+            column_include=self.column_include_list,
+            column_exclude=self.column_exclude_list,
+            default_excluded_schemas=("pg_catalog", "information_schema", "pg_toast"),
+        )

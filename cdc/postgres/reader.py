@@ -1,0 +1,305 @@
+"""The PostgreSQL stream reader: pgoutput messages → serialized Debezium change records.
+
+Constructed by ``cdc.postgres.source.PostgresSource`` from a stored :class:`~cdc.postgres.offsets.PostgresOffset`
+(it keeps no other position state). :meth:`StreamReader.poll` returns batches of records; :meth:`position`
+describes exactly "everything returned so far", which is what the runtime stores once Kafka has acknowledged
+those records; :meth:`confirm` is then called with that stored offset and only then is the slot's flush LSN
+advanced.
+
+Resuming inside a transaction: the slot replays every transaction not confirmed, in full. The stored offset
+names the transaction (``lsn_commit``) and how many of its change messages were delivered (``events``), and the
+reader skips exactly those. Transactions that end at or before the stored ``lsn`` are skipped whole.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from cdc.events import SourceRecord
+from cdc.postgres.catalog import Catalog
+from cdc.postgres.offsets import PostgresOffset
+from cdc.postgres.pgoutput import (
+    Begin,
+    Commit,
+    Delete,
+    Insert,
+    LogicalMessage,
+    Origin,
+    Relation,
+    Truncate,
+    TypeInfo,
+    Update,
+    decode,
+)
+from cdc.postgres.replication import Keepalive, ReplicationConnection, pg_time_to_unix_micros
+from cdc.postgres.source_info import source_block
+from cdc.postgres.tables import CapturedTable, TableRegistry
+from schemas.heartbeat import HeartbeatEmitter
+from schemas.json_converter import JsonConverter
+
+log = logging.getLogger("cdc.postgres.reader")
+
+_serialize = JsonConverter.serialize
+
+
+class StreamReader:
+    """Reads one replication slot. Single-threaded; owned by PostgresSource."""
+
+    def __init__(
+        self,
+        conn: ReplicationConnection,
+        registry: TableRegistry,
+        catalog: Catalog,
+        offset: PostgresOffset,
+        server: str,
+        dbname: str,
+        skipped_ops: frozenset[str],
+        tombstones: bool,
+        heartbeat: HeartbeatEmitter | None,
+        heartbeat_interval_s: float,
+        status_interval_s: float,
+    ) -> None:
+        self.conn = conn
+        self.registry = registry
+        self.catalog = catalog
+        self.server = server
+        self.dbname = dbname
+        self.skipped_ops = skipped_ops
+        self.tombstones = tombstones
+        self.heartbeat = heartbeat
+        self.heartbeat_interval_s = heartbeat_interval_s
+        self.status_interval_s = status_interval_s
+
+        # Position state, all derived from the stored offset.
+        self.resume_lsn = offset.lsn  # end of the last completed transaction
+        self.last_commit_lsn: int | None = offset.lsn_commit if offset.events == 0 else None
+        self.last_change_lsn: int | None = offset.lsn_proc
+        self.last_tx_id = offset.tx_id
+        self.last_ts_usec = offset.ts_usec
+        self._replay_commit_lsn = offset.lsn_commit if offset.events else None
+        self._replay_skip = offset.events
+
+        # The transaction being read.
+        self.in_tx = False
+        self.tx_id = 0
+        self.tx_commit_lsn = 0
+        self.tx_ts_us = 0
+        self.tx_events = 0  # change messages seen in this transaction (emitted or filtered)
+        self.tx_skip = 0  # change messages to skip (already delivered before a restart)
+        self.tx_skip_whole = False
+
+        self.confirmed_lsn = offset.lsn
+        self._last_status = 0.0
+        self._last_heartbeat = time.monotonic()
+        self._status_requested = False
+
+    # -- position --------------------------------------------------------------------------------------------
+
+    def position(self) -> PostgresOffset:
+        """The offset covering every record returned by poll() so far."""
+        if self.in_tx and self.tx_events > 0:
+            return PostgresOffset(
+                lsn=self.resume_lsn,
+                lsn_commit=self.tx_commit_lsn,
+                lsn_proc=self.last_change_lsn,
+                tx_id=self.tx_id,
+                ts_usec=self.tx_ts_us,
+                events=self.tx_events,
+            )
+        return PostgresOffset(
+            lsn=self.resume_lsn,
+            lsn_commit=self.last_commit_lsn,
+            lsn_proc=self.last_change_lsn,
+            tx_id=self.last_tx_id,
+            ts_usec=self.last_ts_usec,
+        )
+
+    def confirm(self, offset: PostgresOffset) -> None:
+        """The runtime stored ``offset`` in Kafka: let the server recycle WAL up to its ``lsn``."""
+        self.confirmed_lsn = max(self.confirmed_lsn, offset.lsn)
+        self.conn.send_status(self.confirmed_lsn)
+        self._last_status = time.monotonic()
+
+    def keepalive(self) -> None:
+        """Send a status update if one is due; called while the runtime waits on the producer."""
+        now = time.monotonic()
+        if self._status_requested or now - self._last_status >= self.status_interval_s:
+            self.conn.send_status(self.confirmed_lsn)
+            self._last_status = now
+            self._status_requested = False
+
+    # -- reading ---------------------------------------------------------------------------------------------
+
+    def poll(self, max_records: int, timeout: float) -> list[SourceRecord]:
+        """Up to ``max_records`` records; waits at most ``timeout`` seconds when nothing is pending."""
+        records: list[SourceRecord] = []
+        now_ns = time.time_ns()
+        read = self.conn.read
+        while len(records) < max_records:
+            msg = read(0.0 if records else timeout)
+            if msg is None:
+                break
+            if isinstance(msg, Keepalive):
+                if msg.reply_requested:
+                    self._status_requested = True
+                if not self.in_tx and msg.wal_end > self.resume_lsn:
+                    # Everything before wal_end that concerns us has been sent and read: an idle or filtered
+                    # stretch of WAL. Advancing here keeps an idle slot from pinning WAL (see README).
+                    self.resume_lsn = msg.wal_end
+                continue
+            self._dispatch(decode(msg.payload), msg.data_start, now_ns, records)
+        self.keepalive()
+        if self.heartbeat is not None and not self.in_tx:
+            now = time.monotonic()
+            if now - self._last_heartbeat >= self.heartbeat_interval_s:
+                self._last_heartbeat = now
+                records.append(self.heartbeat.record(now_ns // 1_000_000))
+        return records
+
+    def _dispatch(self, msg: Any, lsn: int, now_ns: int, out: list[SourceRecord]) -> None:
+        kind = type(msg)
+        if kind is Insert or kind is Update or kind is Delete:
+            if self.tx_skip_whole:
+                return
+            self.tx_events += 1
+            if self.tx_events <= self.tx_skip:
+                return
+            self.last_change_lsn = lsn
+            table = self.registry.get(msg.relid)
+            if table is not None:
+                self._emit_change(table, msg, lsn, now_ns, out)
+        elif kind is Begin:
+            self._begin(msg)
+        elif kind is Commit:
+            self._commit(msg)
+        elif kind is Relation:
+            self.registry.on_relation(msg)
+        elif kind is Truncate:
+            if self.tx_skip_whole:
+                return
+            self.tx_events += 1
+            if self.tx_events <= self.tx_skip or "t" in self.skipped_ops:
+                return
+            self.last_change_lsn = lsn
+            for relid in msg.relids:
+                table = self.registry.get(relid)
+                if table is not None:
+                    out.append(self._truncate_record(table, lsn, now_ns))
+        elif kind is TypeInfo:
+            self.catalog.forget_types()
+        elif kind is Origin or kind is LogicalMessage:
+            pass  # replication origins and pg_logical_emit_message(): not emitted (see README)
+
+    def _begin(self, msg: Begin) -> None:
+        self.in_tx = True
+        self.tx_id = msg.xid
+        self.tx_commit_lsn = msg.final_lsn
+        self.tx_ts_us = pg_time_to_unix_micros(msg.commit_ts)
+        self.tx_events = 0
+        # A transaction whose commit record lies before the resume point was fully delivered before a restart.
+        self.tx_skip_whole = msg.final_lsn < self.resume_lsn
+        if self._replay_commit_lsn is not None and msg.final_lsn == self._replay_commit_lsn:
+            self.tx_skip = self._replay_skip
+            log.info("resuming inside transaction %s: skipping %d delivered changes", msg.xid, self.tx_skip)
+        else:
+            self.tx_skip = 0
+
+    def _commit(self, msg: Commit) -> None:
+        self.in_tx = False
+        if not self.tx_skip_whole:
+            self.resume_lsn = max(self.resume_lsn, msg.end_lsn)
+            self.last_commit_lsn = msg.commit_lsn
+            self.last_tx_id = self.tx_id
+            self.last_ts_usec = self.tx_ts_us
+        if self._replay_commit_lsn is not None and msg.commit_lsn >= self._replay_commit_lsn:
+            self._replay_commit_lsn = None
+        self.tx_events = 0
+        self.tx_skip = 0
+        self.tx_skip_whole = False
+
+    # -- record building (hot path) --------------------------------------------------------------------------
+
+    def _source(self, table: CapturedTable, lsn: int) -> dict[str, Any]:
+        sequence = f'["{self.last_commit_lsn}","{lsn}"]' if self.last_commit_lsn is not None else f'[null,"{lsn}"]'
+        return source_block(
+            self.server, self.dbname, table.schema, table.name, self.tx_ts_us, "false", self.tx_id, lsn, sequence
+        )
+
+    def _emit_change(self, table: CapturedTable, msg: Any, lsn: int, now_ns: int, out: list[SourceRecord]) -> None:
+        kind = type(msg)
+        if kind is Insert:
+            if "c" in self.skipped_ops:
+                return
+            after = table.row(msg.new)
+            out.append(self._record(table, None, after, "c", lsn, now_ns, after))
+        elif kind is Update:
+            after = table.row(msg.new)
+            before = None if msg.old is None else table.row(msg.old)
+            if (
+                msg.old_kind == "K"
+                and before is not None
+                and table.has_key
+                and table.key(before) != table.key(after)
+            ):
+                # Primary key changed: Debezium emits delete(old key) + tombstone + create(new key).
+                if "d" not in self.skipped_ops:
+                    out.append(self._record(table, before, None, "d", lsn, now_ns, before))
+                    if self.tombstones:
+                        out.append(SourceRecord(table.topic, self._key_bytes(table, before), None))
+                if "c" not in self.skipped_ops:
+                    out.append(self._record(table, None, after, "c", lsn, now_ns, after))
+                return
+            if "u" in self.skipped_ops:
+                return
+            if msg.old_kind == "K":
+                before = None  # REPLICA IDENTITY DEFAULT sends the old key only when it changed
+            out.append(self._record(table, before, after, "u", lsn, now_ns, after))
+        else:
+            if "d" in self.skipped_ops:
+                return
+            before = table.row(msg.old)
+            out.append(self._record(table, before, None, "d", lsn, now_ns, before))
+            if self.tombstones and table.has_key:
+                out.append(SourceRecord(table.topic, self._key_bytes(table, before), None))
+
+    def _key_bytes(self, table: CapturedTable, row: dict[str, Any]) -> bytes | None:
+        if not table.has_key:
+            return None
+        return _serialize(table.key_schema, {name: row[name] for name in table.key_names})
+
+    def _record(
+        self,
+        table: CapturedTable,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+        op: str,
+        lsn: int,
+        now_ns: int,
+        key_row: dict[str, Any],
+    ) -> SourceRecord:
+        payload = {
+            "before": before,
+            "after": after,
+            "source": self._source(table, lsn),
+            "transaction": None,
+            "op": op,
+            "ts_ms": now_ns // 1_000_000,
+            "ts_us": now_ns // 1000,
+            "ts_ns": now_ns,
+        }
+        return SourceRecord(table.topic, self._key_bytes(table, key_row), _serialize(table.value_schema, payload))
+
+    def _truncate_record(self, table: CapturedTable, lsn: int, now_ns: int) -> SourceRecord:
+        payload = {
+            "before": None,
+            "after": None,
+            "source": self._source(table, lsn),
+            "transaction": None,
+            "op": "t",
+            "ts_ms": now_ns // 1_000_000,
+            "ts_us": now_ns // 1000,
+            "ts_ns": now_ns,
+        }
+        return SourceRecord(table.topic, None, _serialize(table.value_schema, payload))

@@ -1,0 +1,175 @@
+"""Captured tables: per table version, everything the hot path needs, computed once.
+
+A :class:`CapturedTable` holds the topic, kept column names, one converter per column, the primary-key
+positions, and the key/value schemas already rendered by the converter. :class:`TableRegistry` builds them from
+pgoutput Relation messages (stream) or from the catalog (snapshot) and applies the connector's table and column
+filters. A Relation message arrives before the first change of a table and again after any DDL that changes
+it, so a column added mid-stream appears in the events that follow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cdc.filters import TableFilter
+from cdc.postgres.catalog import Catalog, CatalogTable
+from cdc.postgres.pgoutput import UNCHANGED_TOAST, Relation
+from cdc.postgres.source_info import SOURCE_SCHEMA
+from cdc.postgres.types import Converter, TypeMapper
+from schemas.connect import Field, Schema, struct
+from schemas.envelope import envelope_schema, key_schema
+from schemas.json_converter import JsonConverter, PreparedSchema
+
+
+@dataclass
+class CapturedTable:
+    """One version of a captured table's shape, ready for the hot path."""
+
+    relid: int
+    schema: str
+    name: str
+    topic: str
+    columns: tuple[str, ...]  # kept columns, in table order
+    kept: tuple[int, ...] | None  # positions of kept columns in the full tuple; None = all kept
+    converters: tuple[Converter, ...]
+    key_positions: tuple[int, ...]  # positions in ``columns`` of the primary key
+    key_names: tuple[str, ...]
+    placeholders: tuple[Any, ...]  # per column: the value used for an unchanged TOAST value
+    key_schema: PreparedSchema
+    value_schema: PreparedSchema
+    has_key: bool
+
+    def row(self, values: Sequence[Any]) -> dict[str, Any]:
+        """Convert one tuple (text values aligned to the table's columns) into the Connect row struct."""
+        if self.kept is not None:
+            values = [values[i] for i in self.kept]
+        if UNCHANGED_TOAST in values:
+            return self._row_with_unchanged(values)
+        return dict(
+            zip(
+                self.columns,
+                [None if v is None else c(v) for c, v in zip(self.converters, values, strict=True)],
+                strict=True,
+            )
+        )
+
+    def _row_with_unchanged(self, values: Sequence[Any]) -> dict[str, Any]:
+        out = {}
+        for name, convert, placeholder, value in zip(
+            self.columns, self.converters, self.placeholders, values, strict=True
+        ):
+            if value is UNCHANGED_TOAST:
+                out[name] = placeholder
+            else:
+                out[name] = None if value is None else convert(value)
+        return out
+
+    def key(self, row: dict[str, Any]) -> dict[str, Any]:
+        return {name: row[name] for name in self.key_names}
+
+
+def _placeholder_for(schema: Schema, placeholder: str) -> Any:
+    """Debezium's unavailable-value placeholder in the column's own type (string, bytes, or list of those)."""
+    if schema.type == "string":
+        return placeholder
+    if schema.type == "bytes":
+        return placeholder.encode()
+    if schema.type == "array" and schema.items is not None:
+        item = _placeholder_for(schema.items, placeholder)
+        return None if item is None else [item]
+    return None
+
+
+class TableRegistry:
+    """Builds and caches CapturedTables; owned by one PostgresSource."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        table_filter: TableFilter,
+        topic_prefix: str,
+        mapper: TypeMapper,
+        key_converter: JsonConverter,
+        value_converter: JsonConverter,
+        placeholder: str,
+    ) -> None:
+        self.catalog = catalog
+        self.filter = table_filter
+        self.prefix = topic_prefix
+        self.mapper = mapper
+        self.key_converter = key_converter
+        self.value_converter = value_converter
+        self.placeholder = placeholder
+        self._by_relid: dict[int, CapturedTable | None] = {}
+
+    def get(self, relid: int) -> CapturedTable | None:
+        """The current version for ``relid``; None if not captured (filtered out)."""
+        return self._by_relid.get(relid)
+
+    def known(self, relid: int) -> bool:
+        return relid in self._by_relid
+
+    def on_relation(self, rel: Relation) -> CapturedTable | None:
+        """A Relation message arrived: (re)build that table from the message plus the catalog."""
+        if not self.filter.includes_table(rel.namespace, rel.name):
+            self._by_relid[rel.relid] = None
+            return None
+        info = self.catalog.table(rel.relid)
+        not_null = {c.name: c.not_null for c in info.columns} if info else {}
+        primary_key = info.primary_key if info else tuple(c.name for c in rel.columns if c.is_key)
+        columns = [(c.name, c.type_oid, c.typmod, not_null.get(c.name, False)) for c in rel.columns]
+        table = self._build(rel.relid, rel.namespace, rel.name, columns, primary_key)
+        self._by_relid[rel.relid] = table
+        return table
+
+    def from_catalog(self, info: CatalogTable) -> CapturedTable:
+        """Build a table for the snapshot, where no Relation message exists yet."""
+        columns = [(c.name, c.type_oid, c.typmod, c.not_null) for c in info.columns]
+        return self._build(info.relid, info.schema, info.name, columns, info.primary_key)
+
+    def _build(
+        self,
+        relid: int,
+        schema_name: str,
+        table_name: str,
+        columns: list[tuple[str, int, int, bool]],
+        primary_key: tuple[str, ...],
+    ) -> CapturedTable:
+        topic = f"{self.prefix}.{schema_name}.{table_name}"
+        kept_positions = [
+            i for i, (name, *_rest) in enumerate(columns)
+            if name in primary_key or self.filter.includes_column(schema_name, table_name, name)
+        ]
+        fields: list[Field] = []
+        converters: list[Callable[[str], Any]] = []
+        placeholders: list[Any] = []
+        for i in kept_positions:
+            name, type_oid, typmod, not_null = columns[i]
+            mapped = self.mapper.map(type_oid, typmod)
+            col_schema = mapped.schema.with_optional(not not_null)
+            fields.append(Field(name, col_schema))
+            converters.append(mapped.convert)
+            placeholders.append(_placeholder_for(col_schema, self.placeholder))
+        names = tuple(f.name for f in fields)
+        key_names = tuple(k for k in primary_key if k in names)
+        key_fields = [f for f in fields if f.name in key_names]
+        key_fields.sort(key=lambda f: key_names.index(f.name))
+        row_schema = struct(f"{topic}.Value", fields)
+        k_schema = key_schema(topic, [Field(f.name, f.schema.with_optional(False)) for f in key_fields])
+        return CapturedTable(
+            relid=relid,
+            schema=schema_name,
+            name=table_name,
+            topic=topic,
+            columns=names,
+            kept=None if len(kept_positions) == len(columns) else tuple(kept_positions),
+            converters=tuple(converters),
+            key_positions=tuple(names.index(k) for k in key_names),
+            key_names=key_names,
+            placeholders=tuple(placeholders),
+            key_schema=self.key_converter.prepare(k_schema),
+            value_schema=self.value_converter.prepare(envelope_schema(topic, row_schema, SOURCE_SCHEMA)),
+            has_key=bool(key_names),
+        )

@@ -1,0 +1,439 @@
+"""PostgreSQL column types → Kafka Connect schemas and value converters (Debezium's documented defaults).
+
+Both the snapshot and the stream see column values in PostgreSQL's *text* output format (pgoutput protocol
+version 1 sends text; the snapshot selects ``col::text``), with the session settings the connector forces
+(``DateStyle=ISO``, ``TimeZone=UTC``, ``IntervalStyle=iso_8601``, ``bytea_output=hex``). So one converter per
+column type turns a text value into the Connect value, for both paths.
+
+:class:`TypeMapper` is called by ``cdc.postgres.tables`` whenever a table (version) is first seen; the returned
+converters run per value in the hot path, so they are plain functions with no per-call configuration lookups.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from schemas.connect import Field, Schema
+
+Converter = Callable[[str], Any]
+
+# Built-in type OIDs (pg_type.h); stable across PostgreSQL versions.
+BOOL, BYTEA, CHAR, NAME, INT8, INT2, INT4, TEXT, OID, JSON, XML = 16, 17, 18, 19, 20, 21, 23, 25, 26, 114, 142
+FLOAT4, FLOAT8, MONEY, BPCHAR, VARCHAR, DATE, TIME, TIMESTAMP = 700, 701, 790, 1042, 1043, 1082, 1083, 1114
+TIMESTAMPTZ, INTERVAL, TIMETZ, NUMERIC, UUID, JSONB = 1184, 1186, 1266, 1700, 2950, 3802
+
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+_MICROS_PER_DAY = 86_400_000_000
+
+
+@dataclass(frozen=True)
+class ColumnType:
+    """A column's Connect schema (non-optional; nullability is applied per column) and its text converter."""
+
+    schema: Schema
+    convert: Converter
+
+
+@dataclass(frozen=True)
+class PgType:
+    """What the catalog says about a type OID: enough to map it (see ``cdc.postgres.catalog``)."""
+
+    oid: int
+    name: str
+    typtype: str  # b=base, e=enum, d=domain, c=composite, r=range
+    category: str  # A=array, ...
+    element_oid: int  # for arrays
+    base_oid: int  # for domains
+    base_typmod: int
+    enum_labels: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Value converters. Each takes PostgreSQL's text output and returns the Connect value.
+
+
+def _to_bool(s: str) -> bool:
+    return s == "t"
+
+
+def _to_float(s: str) -> float:
+    return float(s)
+
+
+def _to_str(s: str) -> str:
+    return s
+
+
+def _to_bytes(s: str) -> bytes:
+    # bytea_output=hex: "\x0a0b..."
+    return bytes.fromhex(s[2:])
+
+
+def _unscaled_bytes(unscaled: int) -> bytes:
+    """Big-endian two's complement of minimal length, as java.math.BigInteger.toByteArray() produces."""
+    magnitude = unscaled if unscaled >= 0 else ~unscaled
+    return unscaled.to_bytes(magnitude.bit_length() // 8 + 1, "big", signed=True)
+
+
+def _decimal_parts(s: str) -> tuple[int, int]:
+    """(unscaled, scale) of a numeric's text form, e.g. "-12.340" → (-12340, 3)."""
+    point = s.find(".")
+    if point < 0:
+        return int(s), 0
+    return int(s[:point] + s[point + 1 :]), len(s) - point - 1
+
+
+def _fixed_decimal(scale: int) -> Converter:
+    """numeric(p,s) in precise mode: the text always carries exactly ``scale`` fraction digits."""
+
+    def convert(s: str) -> bytes | None:
+        if s == "NaN":  # not representable as a Connect Decimal; Debezium emits null as well
+            return None
+        unscaled, text_scale = _decimal_parts(s)
+        if text_scale != scale:
+            unscaled *= 10 ** (scale - text_scale)
+        return _unscaled_bytes(unscaled)
+
+    return convert
+
+
+def _variable_decimal(s: str) -> dict[str, Any] | None:
+    """numeric without typmod in precise mode: io.debezium.data.VariableScaleDecimal {scale, value}."""
+    if s == "NaN":
+        return None
+    unscaled, scale = _decimal_parts(s)
+    return {"scale": scale, "value": _unscaled_bytes(unscaled)}
+
+
+def _money(s: str) -> bytes:
+    """money text ("-$1,234.56" in the C/en_US monetary locales) → Decimal with scale 2."""
+    negative = s.startswith("-") or s.startswith("(")
+    digits = "".join(ch for ch in s if ch.isdigit())
+    unscaled = int(digits or "0")
+    return _unscaled_bytes(-unscaled if negative else unscaled)
+
+
+def _to_float_or_none(s: str) -> float | None:
+    return None if s == "NaN" else float(s)
+
+
+def _parse_date_days(s: str) -> int:
+    """Days since the epoch of an ISO date ("2024-01-31"); BC dates fall back to the slow path."""
+    if len(s) == 10:
+        return dt.date(int(s[0:4]), int(s[5:7]), int(s[8:10])).toordinal() - _EPOCH_ORDINAL
+    return _parse_unusual_date_days(s)
+
+
+def _parse_unusual_date_days(s: str) -> int:
+    if s.endswith(" BC"):
+        # Proleptic Gregorian year 1 BC is year 0 astronomically; Python's date cannot hold it, so compute.
+        year = 1 - int(s[:-3].split("-")[0])
+        month, day = int(s[-8:-6]), int(s[-5:-3])
+        return _days_from_civil(year, month, day)
+    year, month, day = (int(p) for p in s.split("-"))
+    return _days_from_civil(year, month, day)
+
+
+def _days_from_civil(year: int, month: int, day: int) -> int:
+    """Days since 1970-01-01 for any proleptic Gregorian date (Howard Hinnant's algorithm)."""
+    year -= month <= 2
+    era = (year if year >= 0 else year - 399) // 400
+    yoe = year - era * 400
+    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+def _parse_time_micros(s: str) -> int:
+    """Microseconds since midnight of "HH:MM:SS[.ffffff]" (24:00:00 is valid in PostgreSQL)."""
+    micros = (int(s[0:2]) * 3600 + int(s[3:5]) * 60 + int(s[6:8])) * 1_000_000
+    if len(s) > 9:
+        frac = s[9:]
+        micros += int(frac) * 10 ** (6 - len(frac))
+    return micros
+
+
+def _parse_timestamp_micros(s: str) -> int:
+    """Microseconds since the epoch of "YYYY-MM-DD HH:MM:SS[.ffffff]" (UTC or zone-less)."""
+    return _parse_date_days(s[:10]) * _MICROS_PER_DAY + _parse_time_micros(s[11:])
+
+
+def _timestamp_micros_converter(s: str) -> int:
+    if s[4] == "-" and not s.endswith(" BC"):
+        return _parse_timestamp_micros(s)
+    return _special_timestamp(s)
+
+
+def _special_timestamp(s: str) -> int:
+    # Debezium maps +/-infinity to the extreme long values; BC timestamps go through the civil algorithm.
+    if s == "infinity":
+        return 9223372036825200000
+    if s == "-infinity":
+        return -9223372036832400000
+    date_part, time_part = s[:-3].split(" ")
+    return _parse_unusual_date_days(date_part + " BC") * _MICROS_PER_DAY + _parse_time_micros(time_part)
+
+
+def _micros_to_millis(converter: Converter) -> Converter:
+    def convert(s: str) -> int:
+        return int(converter(s)) // 1000
+
+    return convert
+
+
+def _zoned_timestamp_converter(precision: int) -> Converter:
+    """timestamptz → io.debezium.time.ZonedTimestamp: UTC, 'Z', fraction padded to the column precision."""
+
+    def convert(s: str) -> str:
+        # Text in a UTC session: "2024-01-02 03:04:05.5+00"; PostgreSQL trims trailing fraction zeros.
+        if s.endswith("+00") and s[4] == "-" and len(s) >= 22:
+            base, frac = s[:10] + "T" + s[11:19], s[20:-3]
+        elif s in ("infinity", "-infinity"):
+            return s
+        else:
+            # Only reachable if the session time zone was changed under us, or for BC dates: normalize to UTC.
+            parsed = dt.datetime.fromisoformat(s.replace(" BC", "")).astimezone(dt.timezone.utc)
+            base, frac = parsed.strftime("%Y-%m-%dT%H:%M:%S"), f"{parsed.microsecond:06d}".rstrip("0")
+        if precision > 0:
+            return f"{base}.{frac.ljust(precision, '0')}Z"
+        return f"{base}.{frac}Z" if frac else base + "Z"
+
+    return convert
+
+
+def _zoned_time(s: str) -> str:
+    """timetz text ("03:04:05.5+02") → UTC "01:04:05.5Z" (io.debezium.time.ZonedTime)."""
+    sign_at = max(s.rfind("+"), s.rfind("-"))
+    local, offset = s[:sign_at], s[sign_at:]
+    parts = offset[1:].split(":")
+    offset_seconds = int(parts[0]) * 3600 + (int(parts[1]) * 60 if len(parts) > 1 else 0)
+    offset_seconds += int(parts[2]) if len(parts) > 2 else 0
+    if offset[0] == "-":
+        offset_seconds = -offset_seconds
+    micros = (_parse_time_micros(local) - offset_seconds * 1_000_000) % _MICROS_PER_DAY
+    seconds, frac = divmod(micros, 1_000_000)
+    text = f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    if frac:
+        text += ("." + f"{frac:06d}").rstrip("0")
+    return text + "Z"
+
+
+_ISO_INTERVAL = re.compile(
+    r"^P(?:(?P<y>-?\d+)Y)?(?:(?P<mo>-?\d+)M)?(?:(?P<w>-?\d+)W)?(?:(?P<d>-?\d+)D)?"
+    r"(?:T(?:(?P<h>-?\d+)H)?(?:(?P<mi>-?\d+)M)?(?:(?P<s>-?\d+(?:\.\d+)?)S)?)?$"
+)
+
+
+def _interval_micros(s: str) -> int:
+    """IntervalStyle=iso_8601 text → io.debezium.time.MicroDuration (Debezium's 30.4375-day month)."""
+    m = _ISO_INTERVAL.match(s)
+    if m is None:
+        raise ValueError(f"unparseable interval {s!r}")
+    g = {k: (v or "0") for k, v in m.groupdict().items()}
+    days = int(g["y"]) * 365.25 + int(g["mo"]) * 30.4375 + int(g["w"]) * 7 + int(g["d"])
+    seconds = int(g["h"]) * 3600 + int(g["mi"]) * 60
+    micros = round(days * _MICROS_PER_DAY) + seconds * 1_000_000
+    sec_text = g["s"]
+    whole, _, frac = sec_text.partition(".")
+    sign = -1 if whole.startswith("-") else 1
+    micros += int(whole) * 1_000_000 + sign * (int(frac.ljust(6, "0")[:6]) if frac else 0)
+    return micros
+
+
+def parse_array(s: str) -> list[Any]:
+    """Parse PostgreSQL's array text output ("{1,2}", '{"a b",NULL}', "{{1},{2}}") into nested lists of str/None."""
+    if s.startswith("["):  # explicit bounds "[0:1]={...}": bounds are not representable in Connect, drop them
+        s = s[s.index("=") + 1 :]
+    value, end = _parse_array_at(s, 0)
+    if end != len(s):
+        raise ValueError(f"trailing characters in array literal {s!r}")
+    return value
+
+
+def _parse_array_at(s: str, pos: int) -> tuple[list[Any], int]:
+    if s[pos] != "{":
+        raise ValueError(f"array literal must start with '{{': {s!r}")
+    pos += 1
+    items: list[Any] = []
+    if s[pos] == "}":
+        return items, pos + 1
+    while True:
+        ch = s[pos]
+        if ch == "{":
+            sub, pos = _parse_array_at(s, pos)
+            items.append(sub)
+        elif ch == '"':
+            pos += 1
+            buf: list[str] = []
+            while s[pos] != '"':
+                if s[pos] == "\\":
+                    pos += 1
+                buf.append(s[pos])
+                pos += 1
+            items.append("".join(buf))
+            pos += 1
+        else:
+            end = pos
+            while s[end] not in ",}":
+                end += 1
+            token = s[pos:end].strip()
+            items.append(None if token == "NULL" else token)
+            pos = end
+        if s[pos] == ",":
+            pos += 1
+            continue
+        if s[pos] == "}":
+            return items, pos + 1
+        raise ValueError(f"malformed array literal {s!r}")
+
+
+def _array_converter(element: Converter) -> Converter:
+    def convert(s: str) -> list[Any]:
+        return _convert_elements(parse_array(s), element)
+
+    return convert
+
+
+def _convert_elements(items: list[Any], element: Converter) -> list[Any]:
+    return [
+        None if v is None else (_convert_elements(v, element) if isinstance(v, list) else element(v))
+        for v in items
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _logical(type_: str, name: str, version: int | None = 1, parameters: dict[str, str] | None = None) -> Schema:
+    return Schema(type_, name=name, version=version, parameters=parameters)
+
+
+class TypeMapper:
+    """Maps a column's type (OID + typmod) to its Connect schema and converter, honouring the connector's modes.
+
+    Created once per connector by ``cdc.postgres.tables.TableRegistry``; ``resolve_type`` is the catalog lookup
+    for OIDs that are not built in (enums, domains, arrays of those).
+    """
+
+    def __init__(
+        self,
+        decimal_handling_mode: str,
+        time_precision_mode: str,
+        resolve_type: Callable[[int], PgType | None],
+    ) -> None:
+        self.decimal_mode = decimal_handling_mode
+        self.time_mode = time_precision_mode
+        self.resolve_type = resolve_type
+
+    def map(self, type_oid: int, typmod: int) -> ColumnType:
+        """The ColumnType for a column; unknown types map to their text form as a string (see README)."""
+        builtin = self._builtin(type_oid, typmod)
+        if builtin is not None:
+            return builtin
+        pg_type = self.resolve_type(type_oid)
+        if pg_type is None:
+            return ColumnType(Schema("string"), _to_str)
+        if pg_type.typtype == "e":
+            allowed = ",".join(pg_type.enum_labels)
+            return ColumnType(_logical("string", "io.debezium.data.Enum", 1, {"allowed": allowed}), _to_str)
+        if pg_type.typtype == "d":
+            return self.map(pg_type.base_oid, pg_type.base_typmod)
+        if pg_type.category == "A" and pg_type.element_oid:
+            element = self.map(pg_type.element_oid, typmod)
+            items = element.schema.with_optional(True)
+            return ColumnType(Schema("array", items=items), _array_converter(element.convert))
+        return ColumnType(Schema("string"), _to_str)
+
+    def _builtin(self, oid: int, typmod: int) -> ColumnType | None:
+        if oid == INT2:
+            return ColumnType(Schema("int16"), int)
+        if oid == INT4:
+            return ColumnType(Schema("int32"), int)
+        if oid in (INT8, OID):
+            return ColumnType(Schema("int64"), int)
+        if oid == FLOAT4:
+            return ColumnType(Schema("float32"), _to_float)
+        if oid == FLOAT8:
+            return ColumnType(Schema("float64"), _to_float)
+        if oid == BOOL:
+            return ColumnType(Schema("boolean"), _to_bool)
+        if oid in (TEXT, VARCHAR, BPCHAR, NAME, CHAR):
+            return ColumnType(Schema("string"), _to_str)
+        if oid == BYTEA:
+            return ColumnType(Schema("bytes"), _to_bytes)
+        if oid == NUMERIC:
+            return self._numeric(typmod)
+        if oid in (JSON, JSONB):
+            return ColumnType(_logical("string", "io.debezium.data.Json"), _to_str)
+        if oid == UUID:
+            return ColumnType(_logical("string", "io.debezium.data.Uuid"), _to_str)
+        if oid == XML:
+            return ColumnType(_logical("string", "io.debezium.data.Xml"), _to_str)
+        if oid == DATE:
+            name = "org.apache.kafka.connect.data.Date" if self.time_mode == "connect" else "io.debezium.time.Date"
+            return ColumnType(_logical("int32", name), _parse_date_days)
+        if oid == TIME:
+            return self._time(typmod)
+        if oid == TIMESTAMP:
+            return self._timestamp(typmod)
+        if oid == TIMESTAMPTZ:
+            precision = 6 if typmod < 0 else typmod
+            return ColumnType(
+                _logical("string", "io.debezium.time.ZonedTimestamp"), _zoned_timestamp_converter(precision)
+            )
+        if oid == TIMETZ:
+            return ColumnType(_logical("string", "io.debezium.time.ZonedTime"), _zoned_time)
+        if oid == MONEY:
+            params = {"scale": "2"}
+            return ColumnType(_logical("bytes", "org.apache.kafka.connect.data.Decimal", 1, params), _money)
+        if oid == INTERVAL:
+            return ColumnType(_logical("int64", "io.debezium.time.MicroDuration"), _interval_micros)
+        return None
+
+    def _numeric(self, typmod: int) -> ColumnType:
+        if self.decimal_mode == "double":
+            return ColumnType(Schema("float64"), _to_float_or_none)
+        if self.decimal_mode == "string":
+            return ColumnType(Schema("string"), _to_str)
+        if typmod < 4:  # numeric without precision/scale: scale varies per value
+            schema = Schema(
+                "struct",
+                name="io.debezium.data.VariableScaleDecimal",
+                version=1,
+                doc="Variable scaled decimal",
+                fields=(
+                    Field("scale", Schema("int32")),
+                    Field("value", Schema("bytes")),
+                ),
+            )
+            return ColumnType(schema, _variable_decimal)
+        precision, scale = ((typmod - 4) >> 16) & 0xFFFF, (typmod - 4) & 0xFFFF
+        params = {"scale": str(scale), "connect.decimal.precision": str(precision)}
+        return ColumnType(_logical("bytes", "org.apache.kafka.connect.data.Decimal", 1, params), _fixed_decimal(scale))
+
+    def _time(self, typmod: int) -> ColumnType:
+        precision = 6 if typmod < 0 else typmod
+        if self.time_mode == "connect":
+            return ColumnType(
+                _logical("int32", "org.apache.kafka.connect.data.Time"), _micros_to_millis(_parse_time_micros)
+            )
+        if precision <= 3:
+            return ColumnType(_logical("int32", "io.debezium.time.Time"), _micros_to_millis(_parse_time_micros))
+        return ColumnType(_logical("int64", "io.debezium.time.MicroTime"), _parse_time_micros)
+
+    def _timestamp(self, typmod: int) -> ColumnType:
+        precision = 6 if typmod < 0 else typmod
+        if self.time_mode == "connect":
+            return ColumnType(
+                _logical("int64", "org.apache.kafka.connect.data.Timestamp"),
+                _micros_to_millis(_timestamp_micros_converter),
+            )
+        if precision <= 3:
+            return ColumnType(
+                _logical("int64", "io.debezium.time.Timestamp"), _micros_to_millis(_timestamp_micros_converter)
+            )
+        return ColumnType(_logical("int64", "io.debezium.time.MicroTimestamp"), _timestamp_micros_converter)

@@ -1,0 +1,107 @@
+"""Connector properties every source connector shares (Debezium's common connector options).
+
+Connector models in ``cdc/<db>/config.py`` extend :class:`CommonSourceConfig`. Property names are Debezium's,
+declared as pydantic aliases; values may be strings as in Connect JSON (``"5432"``, ``"true"``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from cdc.filters import TableFilter
+
+# Connect/Debezium properties that are accepted silently: they configure things that have no separate meaning
+# here (one task per connector, the producer is the worker's) or are informational.
+ACCEPTED_WITHOUT_EFFECT = frozenset({"name", "tasks.max", "max.queue.size", "max.batch.size", "poll.interval.ms"})
+
+
+class CommonSourceConfig(BaseModel):
+    """Properties shared by the PostgreSQL and MySQL connectors."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="allow", frozen=True)
+
+    connector_class: str = Field(alias="connector.class", description="postgres or the Debezium class name")
+    database_hostname: str = Field(alias="database.hostname", description="Database host")
+    database_user: str = Field(alias="database.user", description="Database user")
+    database_password: SecretStr = Field(SecretStr(""), alias="database.password", description="Database password")
+    topic_prefix: str = Field(
+        alias="topic.prefix", pattern=r"^[A-Za-z0-9._-]+$", description="Prefix of every topic; the logical server name"
+    )
+    table_include_list: str | None = Field(None, alias="table.include.list")
+    table_exclude_list: str | None = Field(None, alias="table.exclude.list")
+    column_include_list: str | None = Field(None, alias="column.include.list")
+    column_exclude_list: str | None = Field(None, alias="column.exclude.list")
+    tombstones_on_delete: bool = Field(True, alias="tombstones.on.delete", description="Emit a tombstone per delete")
+    skipped_operations: str = Field(
+        "t", alias="skipped.operations", description="Comma list of ops not emitted: c,u,d,t or none"
+    )
+    heartbeat_interval_ms: int = Field(0, alias="heartbeat.interval.ms", ge=0)
+    topic_heartbeat_prefix: str = Field("__debezium-heartbeat", alias="topic.heartbeat.prefix")
+    decimal_handling_mode: Literal["precise", "double", "string"] = Field("precise", alias="decimal.handling.mode")
+    time_precision_mode: Literal["adaptive", "adaptive_time_microseconds", "connect"] = Field(
+        "adaptive", alias="time.precision.mode"
+    )
+    snapshot_fetch_size: int = Field(10240, alias="snapshot.fetch.size", ge=1)
+    unavailable_value_placeholder: str = Field("__debezium_unavailable_value", alias="unavailable.value.placeholder")
+    provide_transaction_metadata: bool = Field(False, alias="provide.transaction.metadata")
+
+    # -- derived views ------------------------------------------------------------------------------------------
+
+    def skipped_ops(self) -> frozenset[str]:
+        """The set of op codes not emitted (``none`` means emit everything)."""
+        value = self.skipped_operations.strip().lower()
+        if value in ("", "none"):
+            return frozenset()
+        return frozenset(p.strip() for p in value.split(",") if p.strip())
+
+    def cross_field_problems(self) -> list[str]:
+        """Problems no single property shows (mutually exclusive lists, bad regexes); reported with the rest."""
+        problems = []
+        for a, b in self._exclusive_pairs():
+            if getattr(self, a) and getattr(self, b):
+                problems.append(f"config: {_alias(a)} and {_alias(b)} are mutually exclusive")
+        for attr in self._regex_lists():
+            value = getattr(self, attr)
+            if not value:
+                continue
+            for part in value.split(","):
+                try:
+                    re.compile(part.strip())
+                except re.error as exc:
+                    problems.append(f"config.{_alias(attr)}: invalid regular expression {part.strip()!r}: {exc}")
+        bad_ops = self.skipped_ops() - {"c", "u", "d", "t"}
+        if bad_ops:
+            problems.append(f"config.skipped.operations: unknown operation(s) {sorted(bad_ops)}; use c,u,d,t or none")
+        if self.provide_transaction_metadata:
+            problems.append("config.provide.transaction.metadata: true is not supported yet")
+        return problems
+
+    def unused_property_warnings(self) -> list[str]:
+        """Properties we accept but do not implement; `validate` prints them, `start` logs them."""
+        extra = sorted(k for k in (self.model_extra or {}) if k not in ACCEPTED_WITHOUT_EFFECT)
+        return [f"connector property {k!r} is not used by cdc-engine" for k in extra]
+
+    def _exclusive_pairs(self) -> list[tuple[str, str]]:
+        return [
+            ("table_include_list", "table_exclude_list"),
+            ("column_include_list", "column_exclude_list"),
+        ]
+
+    def _regex_lists(self) -> list[str]:
+        return ["table_include_list", "table_exclude_list", "column_include_list", "column_exclude_list"]
+
+    def table_filter(self) -> TableFilter:
+        """The TableFilter these properties describe (connectors add their schema/database lists)."""
+        return TableFilter(
+            table_include=self.table_include_list,
+            table_exclude=self.table_exclude_list,
+            column_include=self.column_include_list,
+            column_exclude=self.column_exclude_list,
+        )
+
+
+def _alias(attr: str) -> str:
+    return attr.replace("_", ".")

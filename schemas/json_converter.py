@@ -1,0 +1,54 @@
+"""Kafka Connect's JsonConverter, producing side.
+
+With ``schemas.enable=true`` (Connect's default) each message is ``{"schema": <schema>, "payload": <payload>}``.
+The schema part is identical for every row of a table version, so :meth:`JsonConverter.prepare` serializes it
+once into a byte prefix and :meth:`JsonConverter.serialize` only splices the per-row payload into it.
+
+Payload values are Connect values: ``bytes`` (bytea, Decimal) become base64 strings as Connect does; every other
+value is already JSON-native.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import orjson
+
+from schemas.connect import Schema
+
+
+def _json_default(value: object) -> object:
+    """orjson calls this only for types it does not know; Connect renders bytes as base64."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"cannot serialize {type(value).__name__} as a Connect JSON value")
+
+
+class PreparedSchema:
+    """A schema already rendered to the bytes that surround every payload of that schema."""
+
+    __slots__ = ("prefix", "suffix")
+
+    def __init__(self, prefix: bytes, suffix: bytes) -> None:
+        self.prefix = prefix
+        self.suffix = suffix
+
+
+class JsonConverter:
+    """Serializes Connect payloads to JSON, with or without the schema envelope."""
+
+    def __init__(self, schemas_enable: bool = True) -> None:
+        self.schemas_enable = schemas_enable
+
+    def prepare(self, schema: Schema | None) -> PreparedSchema:
+        """Render ``schema`` once; called by connectors when a table (version) is first seen."""
+        if not self.schemas_enable:
+            return PreparedSchema(b"", b"")
+        schema_json = b"null" if schema is None else orjson.dumps(schema.to_json())
+        return PreparedSchema(b'{"schema":' + schema_json + b',"payload":', b"}")
+
+    @staticmethod
+    def serialize(prepared: PreparedSchema, payload: Any) -> bytes:
+        """Serialize one payload; the hot path, called once per key and once per value."""
+        return prepared.prefix + orjson.dumps(payload, default=_json_default) + prepared.suffix

