@@ -1,0 +1,185 @@
+"""Helpers for integration tests: run the engine (subprocess or thread), read topics, wait for conditions.
+
+The engine runs as the real CLI (``python -m cdc.cli start``) in a subprocess when a test needs to kill it
+(SIGKILL) or measure its memory; in a thread when a test only needs events.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+from cdc.config import load_engine_config
+from cdc.runtime import ConnectorRuntime
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def connector_document(
+    postgres_server: Any, kafka_bootstrap: str, dbname: str, name: str | None = None, **props: Any
+) -> dict[str, Any]:
+    """A full engine config document for ``dbname``; ``props`` override connector properties (use dotted names
+    via a dict: ``**{"snapshot.mode": "never"}``). Worker properties go in ``props["worker"]``."""
+    name = name or f"conn_{uuid.uuid4().hex[:8]}"
+    worker = {"bootstrap.servers": kafka_bootstrap, "offset.flush.interval.ms": 200, "offset.storage.partitions": 1}
+    worker.update(props.pop("worker", {}))
+    config = {
+        "connector.class": "postgres",
+        "database.hostname": postgres_server.host,
+        "database.port": postgres_server.port,
+        "database.user": postgres_server.user,
+        "database.password": postgres_server.password,
+        "database.dbname": dbname,
+        "topic.prefix": name,
+        "slot.name": name,
+        "publication.name": f"pub_{name}",
+    }
+    config.update(props)
+    return {"name": name, "config": config, "worker": worker}
+
+
+class EngineThread:
+    """The runtime in a background thread of the test process."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.engine = load_engine_config(None, document=document)
+        self.runtime = ConnectorRuntime(self.engine, progress=False)
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.runtime.run()
+        except BaseException as exc:  # noqa: BLE001 - surfaced to the test through .error
+            self.error = exc
+
+    def start(self) -> EngineThread:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 60) -> None:
+        self.runtime.request_stop()
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), "engine thread did not stop"
+        if self.error is not None:
+            raise self.error
+
+    def __enter__(self) -> EngineThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class EngineProcess:
+    """``cdc-engine start`` as a real subprocess (for SIGTERM/SIGKILL and RSS measurements)."""
+
+    def __init__(self, document: dict[str, Any], workdir: Path) -> None:
+        self.config_path = workdir / f"{document['name']}.json"
+        self.config_path.write_text(json.dumps(document))
+        self.log_path = workdir / f"{document['name']}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> EngineProcess:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "cdc.cli", "start", "--config", str(self.config_path), "--no-progress"],
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        return self
+
+    def terminate(self, timeout: float = 60) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(10)
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def read_topic(bootstrap: str, topic: str, timeout: float = 5.0) -> list[tuple[bytes | None, bytes | None]]:
+    """Every record currently in ``topic`` (all partitions, each in offset order); [] if it does not exist."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"test-{uuid.uuid4().hex}",
+            "enable.partition.eof": True,
+            "enable.auto.commit": False,
+            "session.timeout.ms": 6000,
+        }
+    )
+    try:
+        metadata = consumer.list_topics(timeout=timeout)
+        if topic not in metadata.topics:
+            return []
+        partitions = list(metadata.topics[topic].partitions)
+        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+        pending = set(partitions)
+        out: list[tuple[bytes | None, bytes | None]] = []
+        deadline = time.monotonic() + max(timeout, 30)
+        while pending and time.monotonic() < deadline:
+            for msg in consumer.consume(10000, 0.5):
+                err = msg.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        pending.discard(msg.partition())
+                        continue
+                    raise RuntimeError(err.str())
+                out.append((msg.key(), msg.value()))
+        return out
+    finally:
+        consumer.close()
+
+
+def payloads(records: list[tuple[bytes | None, bytes | None]]) -> list[dict[str, Any] | None]:
+    """The ``payload`` of each value (None for tombstones)."""
+    return [None if v is None else json.loads(v)["payload"] for _, v in records]
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30, interval: float = 0.3, what: str = "") -> Any:
+    """Poll ``predicate`` until it returns something truthy; AssertionError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+def wait_for_records(bootstrap: str, topic: str, count: int, timeout: float = 30) -> list[tuple[Any, Any]]:
+    """Wait until ``topic`` holds at least ``count`` records and return them."""
+    holder: list[list[tuple[Any, Any]]] = []
+
+    def enough() -> bool:
+        records = read_topic(bootstrap, topic)
+        holder[:] = [records]
+        return len(records) >= count
+
+    wait_for(enough, timeout, interval=0.5, what=f"{count} records in {topic}")
+    return holder[0]
