@@ -136,7 +136,7 @@ def cmd_describe(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from cdc.demo import main as demo_main
 
-    return demo_main()
+    return int(demo_main())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -190,6 +190,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # last line of defence: one-line message; the traceback only at DEBUG
+        log.error("internal error: %s: %s (run with --log-level DEBUG for the traceback)", type(exc).__name__, exc)
+        log.debug("traceback", exc_info=True)
+        return 1
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -30,7 +31,7 @@ from cdc.errors import ConfigError
 JSON_CONVERTER_CLASSES = {"org.apache.kafka.connect.json.JsonConverter", "json"}
 
 # Java producer property names users carry over from Connect → their librdkafka equivalent.
-_JAVA_PRODUCER_PROPERTIES = {
+_JAVA_PRODUCER_PROPERTIES: dict[str, tuple[str, Callable[[Any], str]]] = {
     "buffer.memory": ("queue.buffering.max.kbytes", lambda v: str(max(1, int(v) // 1024))),
     "batch.size": ("batch.size", str),
     "max.request.size": ("message.max.bytes", str),

@@ -8,7 +8,7 @@ here runs per row.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 # Connect's primitive and container type names, as they appear in JSON schemas.

@@ -16,9 +16,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from cdc.errors import RetriableError
+from cdc.errors import FatalError, RetriableError
 
 log = logging.getLogger("cdc.kafka")
 
@@ -62,6 +62,13 @@ class RecordProducer:
         """Queue one record; blocks while the queue is full, calling ``while_blocked`` about every 100 ms."""
         try:
             self._producer.produce(topic, value, key)
+        except KafkaException as exc:
+            # Raised synchronously only for records the client can never send (e.g. larger than
+            # message.max.bytes): dropping the record would be a gap, so stop with the setting to change.
+            raise FatalError(
+                f"cannot produce a record to {topic}: {exc.args[0].str()}; raise producer.message.max.bytes "
+                "(and the topic's max.message.bytes) or exclude the column"
+            ) from None
         except BufferError:
             while True:
                 self._producer.poll(0.1)

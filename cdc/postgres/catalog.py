@@ -106,7 +106,7 @@ class Catalog:
     def _fetch(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         try:
             with self.conn.cursor() as cur:
-                cur.execute(query, params)  # type: ignore[arg-type]
+                cur.execute(query, params)
                 return cur.fetchall()
         except psycopg.OperationalError as exc:
             self.close()

@@ -17,11 +17,14 @@ import time
 from typing import NamedTuple
 
 from psycopg import OperationalError, pq
+from psycopg.pq.abc import PGconn
 
 from cdc.errors import FatalError, RetriableError
 
 # Session settings that fix the text format of every value pgoutput sends (see cdc.postgres.types).
-SESSION_OPTIONS = "-c DateStyle=ISO -c TimeZone=UTC -c IntervalStyle=iso_8601 -c bytea_output=hex -c extra_float_digits=3"
+SESSION_OPTIONS = (
+    "-c DateStyle=ISO -c TimeZone=UTC -c IntervalStyle=iso_8601 -c bytea_output=hex -c extra_float_digits=3"
+)
 
 _PG_EPOCH_OFFSET_US = 946_684_800_000_000  # 2000-01-01 in microseconds since the Unix epoch
 _XLOGDATA_HEADER = struct.Struct(">QQq")
@@ -55,7 +58,7 @@ class Keepalive(NamedTuple):
     reply_requested: bool
 
 
-def _server_message(pgconn: pq.PGconn) -> str:
+def _server_message(pgconn: PGconn) -> str:
     return (pgconn.error_message or b"").decode(errors="replace").strip()
 
 
@@ -71,7 +74,7 @@ class ReplicationConnection:
 
     def __init__(self, conninfo: str) -> None:
         self._conninfo = conninfo
-        self._pgconn: pq.PGconn | None = None
+        self._pgconn: PGconn | None = None
         self._streaming = False
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
@@ -98,7 +101,7 @@ class ReplicationConnection:
             self._streaming = False
 
     @property
-    def pgconn(self) -> pq.PGconn:
+    def pgconn(self) -> PGconn:
         if self._pgconn is None:
             raise RetriableError("replication connection is not open")
         return self._pgconn

@@ -196,7 +196,7 @@ def _zoned_timestamp_converter(precision: int) -> Converter:
             return s
         else:
             # Only reachable if the session time zone was changed under us, or for BC dates: normalize to UTC.
-            parsed = dt.datetime.fromisoformat(s.replace(" BC", "")).astimezone(dt.timezone.utc)
+            parsed = dt.datetime.fromisoformat(s.replace(" BC", "")).astimezone(dt.UTC)
             base, frac = parsed.strftime("%Y-%m-%dT%H:%M:%S"), f"{parsed.microsecond:06d}".rstrip("0")
         if precision > 0:
             return f"{base}.{frac.ljust(precision, '0')}Z"
