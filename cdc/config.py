@@ -199,12 +199,13 @@ def load_engine_config(
     try:
         worker = WorkerConfig.model_validate(worker_raw)
     except ValidationError as exc:
-        problems += format_validation_errors(exc, "worker")
-        if "bootstrap.servers" not in worker_raw:
-            problems.append(
-                "worker.bootstrap.servers: give it in the file's worker section, with --bootstrap-servers, "
-                "or in CDC_BOOTSTRAP_SERVERS"
-            )
+        for problem in format_validation_errors(exc, "worker"):
+            if problem.startswith("worker.bootstrap.servers: required"):
+                problem = (
+                    "worker.bootstrap.servers: required; give it in the file's worker section, with "
+                    "--bootstrap-servers, or in CDC_BOOTSTRAP_SERVERS"
+                )
+            problems.append(problem)
     if worker is not None:
         for prop, cls in (("key.converter", worker.key_converter), ("value.converter", worker.value_converter)):
             if cls not in JSON_CONVERTER_CLASSES:
@@ -233,8 +234,8 @@ def load_engine_config(
             except ValidationError as exc:
                 problems += format_validation_errors(exc, "config")
             else:
-                problems += connector_cfg.cross_field_problems()
                 warnings += connector_cfg.unused_property_warnings()
+            problems += model.cross_field_problems(connector_raw)
 
     if problems:
         raise ConfigError(problems)

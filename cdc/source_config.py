@@ -7,7 +7,7 @@ declared as pydantic aliases; values may be strings as in Connect JSON (``"5432"
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -57,25 +57,33 @@ class CommonSourceConfig(BaseModel):
             return frozenset()
         return frozenset(p.strip() for p in value.split(",") if p.strip())
 
-    def cross_field_problems(self) -> list[str]:
-        """Problems no single property shows (mutually exclusive lists, bad regexes); reported with the rest."""
+    @classmethod
+    def cross_field_problems(cls, raw: dict[str, Any]) -> list[str]:
+        """Problems no single property shows (mutually exclusive lists, bad regexes, unknown ops).
+
+        Works on the raw properties so that they are reported together with type errors of other properties.
+        """
         problems = []
-        for a, b in self._exclusive_pairs():
-            if getattr(self, a) and getattr(self, b):
-                problems.append(f"config: {_alias(a)} and {_alias(b)} are mutually exclusive")
-        for attr in self._regex_lists():
-            value = getattr(self, attr)
-            if not value:
+        for a, b in cls.exclusive_pairs():
+            if raw.get(a) and raw.get(b):
+                problems.append(f"config: {a} and {b} are mutually exclusive")
+        for prop in cls.regex_lists():
+            value = raw.get(prop)
+            if not value or not isinstance(value, str):
                 continue
             for part in value.split(","):
                 try:
                     re.compile(part.strip())
                 except re.error as exc:
-                    problems.append(f"config.{_alias(attr)}: invalid regular expression {part.strip()!r}: {exc}")
-        bad_ops = self.skipped_ops() - {"c", "u", "d", "t"}
-        if bad_ops:
-            problems.append(f"config.skipped.operations: unknown operation(s) {sorted(bad_ops)}; use c,u,d,t or none")
-        if self.provide_transaction_metadata:
+                    problems.append(f"config.{prop}: invalid regular expression {part.strip()!r}: {exc}")
+        ops = str(raw.get("skipped.operations", "t")).strip().lower()
+        if ops not in ("", "none"):
+            bad_ops = {p.strip() for p in ops.split(",") if p.strip()} - {"c", "u", "d", "t"}
+            if bad_ops:
+                problems.append(
+                    f"config.skipped.operations: unknown operation(s) {sorted(bad_ops)}; use c,u,d,t or none"
+                )
+        if str(raw.get("provide.transaction.metadata", "false")).lower() == "true":
             problems.append("config.provide.transaction.metadata: true is not supported yet")
         return problems
 
@@ -84,14 +92,13 @@ class CommonSourceConfig(BaseModel):
         extra = sorted(k for k in (self.model_extra or {}) if k not in ACCEPTED_WITHOUT_EFFECT)
         return [f"connector property {k!r} is not used by cdc-engine" for k in extra]
 
-    def _exclusive_pairs(self) -> list[tuple[str, str]]:
-        return [
-            ("table_include_list", "table_exclude_list"),
-            ("column_include_list", "column_exclude_list"),
-        ]
+    @classmethod
+    def exclusive_pairs(cls) -> list[tuple[str, str]]:
+        return [("table.include.list", "table.exclude.list"), ("column.include.list", "column.exclude.list")]
 
-    def _regex_lists(self) -> list[str]:
-        return ["table_include_list", "table_exclude_list", "column_include_list", "column_exclude_list"]
+    @classmethod
+    def regex_lists(cls) -> list[str]:
+        return ["table.include.list", "table.exclude.list", "column.include.list", "column.exclude.list"]
 
     def table_filter(self) -> TableFilter:
         """The TableFilter these properties describe (connectors add their schema/database lists)."""
@@ -101,7 +108,3 @@ class CommonSourceConfig(BaseModel):
             column_include=self.column_include_list,
             column_exclude=self.column_exclude_list,
         )
-
-
-def _alias(attr: str) -> str:
-    return attr.replace("_", ".")

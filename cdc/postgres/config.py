@@ -34,11 +34,13 @@ class PostgresConnectorConfig(CommonSourceConfig):
     )
     status_update_interval_ms: int = Field(10000, alias="status.update.interval.ms", ge=100)
 
-    def _exclusive_pairs(self) -> list[tuple[str, str]]:
-        return [*super()._exclusive_pairs(), ("schema_include_list", "schema_exclude_list")]
+    @classmethod
+    def exclusive_pairs(cls) -> list[tuple[str, str]]:
+        return [*super().exclusive_pairs(), ("schema.include.list", "schema.exclude.list")]
 
-    def _regex_lists(self) -> list[str]:
-        return [*super()._regex_lists(), "schema_include_list", "schema_exclude_list"]
+    @classmethod
+    def regex_lists(cls) -> list[str]:
+        return [*super().regex_lists(), "schema.include.list", "schema.exclude.list"]
 
     def table_filter(self) -> TableFilter:
         return TableFilter(
