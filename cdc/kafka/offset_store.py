@@ -21,6 +21,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from cdc.errors import FatalError, RetriableError
+from cdc.kafka.producer import LIBRDKAFKA_LOG
 
 log = logging.getLogger("cdc.offsets")
 
@@ -41,7 +42,7 @@ class OffsetStore:
 
     def ensure_topic(self, timeout_s: float = 15.0) -> None:
         """Create the compacted offsets topic if it does not exist (RetriableError if the broker is down)."""
-        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        admin = AdminClient({"bootstrap.servers": self.bootstrap, "logger": LIBRDKAFKA_LOG})
         try:
             metadata = admin.list_topics(timeout=timeout_s)
         except KafkaException as exc:
@@ -68,6 +69,7 @@ class OffsetStore:
                 "enable.auto.commit": "false",
                 "enable.partition.eof": "true",
                 "auto.offset.reset": "earliest",
+                "logger": LIBRDKAFKA_LOG,
             }
         )
         latest: dict[bytes, dict[str, Any] | None] = {}
@@ -117,6 +119,7 @@ class OffsetStore:
                     "acks": "all",
                     "partitioner": "murmur2_random",
                     "linger.ms": "0",
+                    "logger": LIBRDKAFKA_LOG,
                 }
             )
         errors: list[str] = []

@@ -21,6 +21,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from cdc.errors import FatalError, RetriableError
 
 log = logging.getLogger("cdc.kafka")
+LIBRDKAFKA_LOG = logging.getLogger("cdc.kafka.librdkafka")
 
 DEFAULTS: dict[str, Any] = {
     "enable.idempotence": "true",
@@ -44,6 +45,7 @@ class RecordProducer:
         config["client.id"] = client_id
         config["on_delivery"] = self._on_delivery
         config["error_cb"] = self._on_error
+        config["logger"] = LIBRDKAFKA_LOG  # librdkafka's own lines go through structured logging too
         self._producer = Producer(config)
         self.failure: str | None = None
         self.sent = 0
