@@ -100,11 +100,20 @@ class CommonSourceConfig(BaseModel):
     def regex_lists(cls) -> list[str]:
         return ["table.include.list", "table.exclude.list", "column.include.list", "column.exclude.list"]
 
+    def namespace_filter(self) -> tuple[str | None, str | None, tuple[str, ...]]:
+        """(include list, exclude list, always-excluded names) for the level above tables (PG schema, MySQL
+        database); connectors override it."""
+        return None, None, ()
+
     def table_filter(self) -> TableFilter:
-        """The TableFilter these properties describe (connectors add their schema/database lists)."""
+        """The TableFilter these properties describe."""
+        namespace_include, namespace_exclude, always_excluded = self.namespace_filter()
         return TableFilter(
+            schema_include=namespace_include,
+            schema_exclude=namespace_exclude,
             table_include=self.table_include_list,
             table_exclude=self.table_exclude_list,
             column_include=self.column_include_list,
             column_exclude=self.column_exclude_list,
+            default_excluded_schemas=always_excluded,
         )

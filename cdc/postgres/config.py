@@ -6,7 +6,6 @@ from typing import Literal
 
 from pydantic import Field
 
-from cdc.filters import TableFilter
 from cdc.source_config import CommonSourceConfig
 
 
@@ -42,13 +41,5 @@ class PostgresConnectorConfig(CommonSourceConfig):
     def regex_lists(cls) -> list[str]:
         return [*super().regex_lists(), "schema.include.list", "schema.exclude.list"]
 
-    def table_filter(self) -> TableFilter:
-        return TableFilter(
-            schema_include=self.schema_include_list,
-            schema_exclude=self.schema_exclude_list,
-            table_include=self.table_include_list,
-            table_exclude=self.table_exclude_list,
-            column_include=self.column_include_list,
-            column_exclude=self.column_exclude_list,
-            default_excluded_schemas=("pg_catalog", "information_schema", "pg_toast"),
-        )
+    def namespace_filter(self) -> tuple[str | None, str | None, tuple[str, ...]]:
+        return self.schema_include_list, self.schema_exclude_list, ("pg_catalog", "information_schema", "pg_toast")
