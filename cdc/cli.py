@@ -41,6 +41,10 @@ def cmd_start(args: argparse.Namespace) -> int:
     from cdc.runtime import ConnectorRuntime
 
     engine = _load(args)
+    if args.log_format is None and engine.worker.log_format != "text":
+        from cdc import logs
+
+        logs.configure(engine.worker.log_format, args.log_level)
     for warning in engine.warnings:
         log.warning(warning)
     runtime = ConnectorRuntime(engine, progress=None if not args.no_progress else False)

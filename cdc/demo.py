@@ -1,4 +1,4 @@
-"""``make demo`` / ``cdc-engine demo``: the whole pipeline on a laptop, in about ten seconds.
+"""``make demo`` / ``cdc-engine demo``: the whole pipeline on one machine, in a few seconds.
 
 Starts a throwaway PostgreSQL cluster (``wal_level=logical``) and a throwaway Kafka-compatible broker (tansu)
 with the helpers in ``tests/servers.py``, creates a small ``inventory``-style schema (customers, products,
@@ -15,15 +15,22 @@ from __future__ import annotations
 import base64
 import contextlib
 import decimal
+import gc
+import importlib
 import json
 import logging
+import shlex
+import shutil
+import signal
 import sys
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from rich.console import Console
@@ -45,7 +52,8 @@ CREATE TABLE customers (
     last_name  text NOT NULL,
     email      text NOT NULL UNIQUE
 );
--- FULL: updates and deletes carry the complete old row in "before" (DEFAULT sends only the old key).
+-- FULL: updates and deletes carry the complete old row in "before". products keeps DEFAULT (old key only,
+-- and only when it changed), so its update shows before = null.
 ALTER TABLE customers REPLICA IDENTITY FULL;
 
 CREATE TABLE products (
@@ -62,6 +70,7 @@ CREATE TABLE orders (
     product_id integer NOT NULL REFERENCES products (id),
     quantity   integer NOT NULL CHECK (quantity > 0)
 );
+ALTER TABLE orders REPLICA IDENTITY FULL;
 
 INSERT INTO customers (first_name, last_name, email) VALUES
     ('Sally', 'Thomas', 'sally.thomas@acme.com'),
@@ -77,7 +86,7 @@ INSERT INTO orders (order_date, purchaser, product_id, quantity) VALUES
 """
 SNAPSHOT_ROWS = 8
 
-# Each entry is one transaction; the comment says which records it produces.
+# One entry per transaction.
 CHANGES: tuple[tuple[str, ...], ...] = (
     ("INSERT INTO customers (first_name, last_name, email) VALUES ('Anne', 'Kretchmar', 'annek@noanswer.org')",),
     ("UPDATE customers SET email = 'sally@example.com' WHERE id = 1001",),
@@ -96,9 +105,15 @@ DECIMAL = "org.apache.kafka.connect.data.Decimal"
 @dataclass
 class Event:
     topic: str
-    key: dict[str, Any] | None
+    key: dict[str, Any] | None  # the key's payload
     value: dict[str, Any] | None  # the whole {"schema", "payload"} document; None for a tombstone
-    order: tuple[int, int, int]
+    order: tuple[Any, ...]
+    raw_key: bytes | None = None
+    raw_value: bytes | None = None
+
+
+# Set by the SIGINT handler; checked between steps, so that Ctrl-C never lands inside a librdkafka call.
+_INTERRUPTED = threading.Event()
 
 
 class DemoError(Exception):
@@ -127,6 +142,8 @@ class EngineThread:
         self._thread.start()
 
     def check(self) -> None:
+        if _INTERRUPTED.is_set():
+            raise KeyboardInterrupt
         if self.error is not None:
             raise DemoError(f"the engine stopped with an error: {self.error}")
         if not self._thread.is_alive():
@@ -135,6 +152,9 @@ class EngineThread:
     def stop(self, timeout: float = 30) -> None:
         self.runtime.request_stop()
         self._thread.join(timeout)
+        # The runtime's producer sits in a reference cycle (its delivery callbacks are bound methods): collect it
+        # now so its broker connections close before the broker is stopped (tansu waits for open connections).
+        gc.collect()
         if self._thread.is_alive():
             raise DemoError(f"the engine did not stop within {timeout:.0f}s")
         if self.error is not None:
@@ -180,7 +200,7 @@ def _print_event(console: Console, event: Event) -> None:
     if event.value is None:
         head = Text.assemble(("-", "dim"), "  ", (event.topic, "bold"), f"  key {key}  ")
         head.append("tombstone (null value: lets log compaction remove the key)", style="dim")
-        console.print(head, soft_wrap=True)
+        console.print(head)
         return
     payload = event.value["payload"]
     op = payload["op"]
@@ -189,31 +209,35 @@ def _print_event(console: Console, event: Event) -> None:
     head.append(f"  txId={source['txId']} lsn={source['lsn']}", style="dim")
     if op == "r":
         head.append(f" snapshot={source['snapshot']}", style="dim")
-    console.print(head, soft_wrap=True)
+    console.print(head)
     before, after = payload["before"], payload["after"]
     columns = _row_schema(event.value, "after" if after is not None else "before")
     if op in ("r", "c"):
-        console.print(Text("     after  ").append(_render_row(after, columns)), soft_wrap=True)
+        console.print(Text("     after  ").append(_render_row(after, columns)))
         return
     line = Text("     before ").append(_render_row(before, columns))
     if op == "u" and before is None:
         line.append("  (REPLICA IDENTITY DEFAULT: no old row for updates)", style="dim")
-    console.print(line, soft_wrap=True)
+    console.print(line)
     line = Text("     after  ").append(_render_row(after, columns))
     if op == "u" and before is not None:
         changed = [c for c in after if before.get(c) != after.get(c)]
         line.append(f"  (changed: {', '.join(changed)})", style="dim")
-    console.print(line, soft_wrap=True)
+    console.print(line)
 
 
 # -- Kafka --------------------------------------------------------------------------------------------------------
 
 
-def _sort_key(topic_index: int, seq: int, value: dict[str, Any] | None, previous: tuple[int, int, int]) -> Any:
-    """Commit order across topics: by LSN; a tombstone sorts right after the delete before it."""
+def _sort_key(
+    topic: str, key: dict[str, Any] | None, value: dict[str, Any] | None, seq: int, previous: tuple[Any, ...]
+) -> tuple[Any, ...]:
+    """Commit order across topics and partitions: by LSN (snapshot rows share one LSN: then table, as the
+    snapshot reads them, and key); a tombstone sorts right after the delete before it in its partition."""
     if value is None:
-        return (previous[0], previous[1], seq)
-    return (value["payload"]["source"].get("lsn") or 0, topic_index, seq)
+        return (*previous[:-1], seq)
+    lsn = value["payload"]["source"].get("lsn") or 0
+    return (lsn, sorted(TOPICS).index(topic), tuple((key or {}).values()), seq)
 
 
 class TopicReader:
@@ -232,7 +256,7 @@ class TopicReader:
         )
         self._assigned = False
         self._seq = 0
-        self._last: dict[str, tuple[int, int, int]] = {}
+        self._last: dict[tuple[str, int], tuple[Any, ...]] = {}
 
     def _assign(self, engine: EngineThread, deadline: float) -> None:
         from confluent_kafka import OFFSET_BEGINNING, TopicPartition
@@ -264,14 +288,14 @@ class TopicReader:
             for msg in self.consumer.consume(count - len(events), 0.25):
                 if msg.error() is not None:
                     raise DemoError(f"consumer error: {msg.error()}")
-                topic = msg.topic()
-                key_doc = msg.key()
-                value = None if msg.value() is None else json.loads(msg.value())
-                self._seq += 1
-                order = _sort_key(TOPICS.index(topic), self._seq, value, self._last.get(topic, (0, 0, 0)))
-                self._last[topic] = order
+                topic, partition = str(msg.topic()), int(msg.partition() or 0)
+                key_doc, value_doc = msg.key(), msg.value()
                 key = None if key_doc is None else json.loads(key_doc)["payload"]
-                events.append(Event(topic, key, value, order))
+                value = None if value_doc is None else json.loads(value_doc)
+                self._seq += 1
+                order = _sort_key(topic, key, value, self._seq, self._last.get((topic, partition), (0, 0, (), 0)))
+                self._last[(topic, partition)] = order
+                events.append(Event(topic, key, value, order, key_doc, value_doc))
         events.sort(key=lambda e: e.order)
         return events
 
@@ -332,7 +356,8 @@ def run(console: Console, dump: Path | None = None) -> None:
         raise DemoError(f"{TESTS_DIR / 'servers.py'} not found: the demo runs from a source checkout of cdc-engine")
     if str(TESTS_DIR) not in sys.path:
         sys.path.insert(0, str(TESTS_DIR))
-    from servers import PostgresServer, TansuBroker
+    servers = importlib.import_module("servers")  # tests/servers.py: throwaway PostgreSQL and tansu
+    PostgresServer, TansuBroker = servers.PostgresServer, servers.TansuBroker
 
     started = time.monotonic()
     rule_style = "bold"
@@ -346,13 +371,13 @@ def run(console: Console, dump: Path | None = None) -> None:
             f"  • PostgreSQL {version[0] if version else '?'} on {pg.host}:{pg.port} (wal_level=logical, "
             f"temporary data directory)"
         )
-        broker = stack.enter_context(TansuBroker().start())
+        tansu = _session_leader_wrapper(servers.find_tansu_binary(), Path(stack.enter_context(_tempdir())))
+        broker = stack.enter_context(TansuBroker(binary=tansu).start())
         console.print(f"  • Kafka-compatible broker (tansu, in memory) on {broker.bootstrap_servers}")
         with psycopg.connect(pg.dsn(DBNAME), autocommit=True) as conn:
-            conn.execute(SCHEMA_SQL)  # type: ignore[arg-type]
+            conn.execute(SCHEMA_SQL)
         console.print(
-            f"  • database {DBNAME!r}: tables public.customers, public.products, public.orders "
-            f"({SNAPSHOT_ROWS} rows)"
+            f"  • database {DBNAME!r}: tables public.customers, public.products, public.orders ({SNAPSHOT_ROWS} rows)"
         )
 
         document = connector_document(pg.host, pg.port, pg.user, broker.bootstrap_servers)
@@ -368,6 +393,7 @@ def run(console: Console, dump: Path | None = None) -> None:
         records: list[Event] = []
 
         console.print()
+        _checkpoint()
         console.rule("initial snapshot: one op=r event per existing row", style=rule_style)
         snapshot = reader.read(SNAPSHOT_ROWS, engine)
         records += snapshot
@@ -375,12 +401,13 @@ def run(console: Console, dump: Path | None = None) -> None:
             _print_event(console, event)
 
         console.print()
+        _checkpoint()
         console.rule("changes made after the snapshot", style=rule_style)
         with psycopg.connect(pg.dsn(DBNAME)) as conn:
             for transaction in CHANGES:
                 for statement in transaction:
-                    console.print(Text("SQL> ", style="bold magenta").append(statement), soft_wrap=True)
-                    conn.execute(statement)  # type: ignore[arg-type]
+                    console.print(Text("SQL> ", style="bold magenta").append(statement))
+                    conn.execute(statement)
                 conn.commit()
                 if len(transaction) > 1:
                     console.print(Text("SQL> COMMIT  (both statements in one transaction)", style="bold magenta"))
@@ -391,11 +418,12 @@ def run(console: Console, dump: Path | None = None) -> None:
             _print_event(console, event)
 
         console.print()
+        _checkpoint()
         console.rule("stopping", style=rule_style)
         engine.stop()
         console.print("  • engine stopped cleanly (final offset commit done)")
         offset, slot = _stored_position(broker.bootstrap_servers, pg.dsn(DBNAME))
-        console.print(Text("  • stored offset: ").append(json.dumps(offset, separators=(",", ":"))), soft_wrap=True)
+        console.print(Text("  • stored offset: ").append(json.dumps(offset, separators=(",", ":"))))
         if offset and slot:
             from cdc.postgres.replication import lsn_to_str
 
@@ -414,7 +442,36 @@ def run(console: Console, dump: Path | None = None) -> None:
         "Legend: r = snapshot read, c = create, u = update, d = delete, - = tombstone. Values as on the wire "
         "except numeric columns (Connect Decimal, base64 bytes on the wire) shown as numbers."
     )
-    console.print("Run it on your own database: README.md, section \"Running on your own database\".")
+    console.print('Run it on your own database: README.md, section "Running on your own database".')
+
+
+@contextlib.contextmanager
+def _tempdir() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="cdc-demo-") as path:
+        yield path
+
+
+def _session_leader_wrapper(binary: Path, directory: Path) -> Path:
+    """A script that runs ``binary`` in its own session (same PID, via setsid(1)), so that Ctrl-C in the terminal
+    does not kill the broker before the engine has stopped cleanly; the demo stops it afterwards."""
+    setsid = shutil.which("setsid")
+    if setsid is None:
+        return binary
+    script = directory / binary.name
+    script.write_text(f'#!/bin/sh\nexec {shlex.quote(setsid)} {shlex.quote(str(binary))} "$@"\n')
+    script.chmod(0o755)
+    return script
+
+
+def _checkpoint() -> None:
+    if _INTERRUPTED.is_set():
+        raise KeyboardInterrupt
+
+
+def _on_sigint(_signum: int, _frame: FrameType | None) -> None:
+    if _INTERRUPTED.is_set():
+        raise KeyboardInterrupt  # second Ctrl-C: at once
+    _INTERRUPTED.set()
 
 
 def _stop_quietly(engine: EngineThread) -> None:
@@ -441,25 +498,36 @@ def _stored_position(bootstrap: str, dsn: str) -> tuple[dict[str, Any] | None, s
 def _dump(path: Path, records: list[Event]) -> None:
     with path.open("w", encoding="utf-8") as out:
         for event in records:
-            out.write(json.dumps({"topic": event.topic, "key": event.key, "value": event.value}) + "\n")
+            raw = {"key": event.raw_key, "value": event.raw_value}
+            line = {"topic": event.topic, **{k: None if v is None else v.decode() for k, v in raw.items()}}
+            out.write(json.dumps(line) + "\n")
 
 
 def main() -> int:
     """Run the demo; 0 on success, 1 on failure, 130 on Ctrl-C. Nothing is left running in any case."""
-    console = Console(highlight=False)
-    err = Console(stderr=True, highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    _INTERRUPTED.clear()
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, _on_sigint) if in_main_thread else None
     try:
         with _quiet_engine_logs():
             run(console)
     except KeyboardInterrupt:
-        err.print("interrupted; everything was stopped")
+        err.print("interrupted; the engine, PostgreSQL and the broker were stopped")
         return 130
     except DemoError as exc:
         err.print(f"[bold red]demo failed:[/] {exc}")
         return 1
     except Exception as exc:  # noqa: BLE001 - server start-up failures etc.: one message, no traceback
+        if _INTERRUPTED.is_set():  # Ctrl-C also reaches initdb/pg_ctl, which then fail
+            err.print("interrupted; the engine, PostgreSQL and the broker were stopped")
+            return 130
         err.print(f"[bold red]demo failed:[/] {type(exc).__name__}: {exc}")
         return 1
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGINT, previous)
     return 0
 
 

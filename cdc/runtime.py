@@ -85,6 +85,7 @@ class ConnectorRuntime:
         )
         producer = RecordProducer(worker.bootstrap_servers, worker.producer_overrides(), f"cdc-engine-{engine.name}")
         interval_s = worker.offset_flush_interval_ms / 1000
+        final = True
         try:
             source.start(stored)
             last_commit = last_report = time.monotonic()
@@ -105,10 +106,14 @@ class ConnectorRuntime:
                     rate = (self.records_sent - sent_at_report) / (now - last_report)
                     log.info("%d records sent (%.0f/s over the last 30 s)", self.records_sent, rate)
                     last_report, sent_at_report = now, self.records_sent
-            self._commit(source, producer, store, max(30.0, worker.offset_flush_timeout_ms / 1000))
+            # Connect's task.shutdown.graceful.timeout.ms is 5 s; a healthy broker acknowledges far sooner.
+            self._commit(source, producer, store, max(10.0, worker.offset_flush_timeout_ms / 1000))
             log.info("stopped cleanly; %d records sent; offset %s", self.records_sent, self._last_committed)
+        except RetriableError:
+            final = False
+            raise
         finally:
-            source.stop()
+            source.stop(final)
             producer.close(5)
             store.close()
 

@@ -33,5 +33,6 @@ class Source(Protocol):
     def finished(self) -> bool:
         """True when there is nothing more to read (snapshot.mode=initial_only after the snapshot)."""
 
-    def stop(self) -> None:
-        """Release connections; called once, also after errors."""
+    def stop(self, final: bool) -> None:
+        """Release connections; called once per pipeline run, also after errors. ``final`` is False when the
+        runtime will restart the pipeline (retriable error), True on a requested stop or a fatal error."""

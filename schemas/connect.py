@@ -16,6 +16,9 @@ PRIMITIVE_TYPES = frozenset(
     {"int8", "int16", "int32", "int64", "float32", "float64", "boolean", "string", "bytes"}
 )
 
+# Connect's FLOAT32/FLOAT64 are spelled "float"/"double" in JsonConverter's schema JSON (JsonSchema.java).
+_JSON_TYPE_NAMES = {"float32": "float", "float64": "double"}
+
 
 @dataclass(frozen=True)
 class Field:
@@ -48,7 +51,7 @@ class Schema:
 
     def to_json(self) -> dict[str, Any]:
         """The schema as Connect's JsonConverter renders it (key order matters for byte equality)."""
-        out: dict[str, Any] = {"type": self.type}
+        out: dict[str, Any] = {"type": _JSON_TYPE_NAMES.get(self.type, self.type)}
         if self.type == "struct":
             out["fields"] = [{**f.schema.to_json(), "field": f.name} for f in self.fields]
         elif self.type == "array":

@@ -928,6 +928,7 @@ class TansuBroker:
                         "memory://tansu/",
                     ],
                     stdin=subprocess.DEVNULL,
+                    start_new_session=True,  # Ctrl-C on the test run must not kill the broker before the engine
                     stdout=self._log,
                     stderr=subprocess.STDOUT,
                     cwd=self._tmpdir,

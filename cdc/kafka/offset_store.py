@@ -42,7 +42,8 @@ class OffsetStore:
 
     def ensure_topic(self, timeout_s: float = 15.0) -> None:
         """Create the compacted offsets topic if it does not exist (RetriableError if the broker is down)."""
-        admin = AdminClient({"bootstrap.servers": self.bootstrap, "logger": LIBRDKAFKA_LOG})
+        admin_config: dict[str, Any] = {"bootstrap.servers": self.bootstrap, "logger": LIBRDKAFKA_LOG}
+        admin = AdminClient(admin_config)
         try:
             metadata = admin.list_topics(timeout=timeout_s)
         except KafkaException as exc:

@@ -107,4 +107,6 @@ class RecordProducer:
         return len(self._producer)
 
     def close(self, timeout_s: float) -> None:
+        """Flush what can be flushed and release the client (it holds a reference cycle through the callbacks)."""
         self._producer.flush(timeout_s)
+        del self._producer

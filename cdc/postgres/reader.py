@@ -143,7 +143,10 @@ class StreamReader:
                 break
             if isinstance(msg, Keepalive):
                 if msg.reply_requested:
+                    # Answer now, not when poll returns: a long stretch of changes that yield no records (skipped
+                    # after a restart, filtered tables or ops) keeps this loop going past wal_sender_timeout.
                     self._status_requested = True
+                    self.keepalive()
                 if not self.in_tx and msg.wal_end > self.resume_lsn:
                     # Everything before wal_end that concerns us has been sent and read: an idle or filtered
                     # stretch of WAL. Advancing here keeps an idle slot from pinning WAL (see README).
@@ -236,10 +239,9 @@ class StreamReader:
             out.append(self._record(table, None, after, "c", lsn, now_ns, after))
         elif kind is Update:
             after = table.row(msg.new)
-            before = None if msg.old is None else table.row(msg.old)
+            before = None if msg.old is None else table.old_row(msg.old_kind, msg.old)
             if (
-                msg.old_kind == "K"
-                and before is not None
+                before is not None
                 and table.has_key
                 and table.key(before) != table.key(after)
             ):
@@ -259,7 +261,7 @@ class StreamReader:
         else:
             if "d" in self.skipped_ops:
                 return
-            before = table.row(msg.old)
+            before = table.old_row(msg.old_kind, msg.old)
             out.append(self._record(table, before, None, "d", lsn, now_ns, before))
             if self.tombstones and table.has_key:
                 out.append(SourceRecord(table.topic, self._key_bytes(table, before), None))

@@ -150,7 +150,7 @@ class ReplicationConnection:
         """Enter the CopyBoth stream from ``start_lsn`` (the server starts at max(start, confirmed_flush))."""
         sql = (
             f'START_REPLICATION SLOT "{slot}" LOGICAL {lsn_to_str(start_lsn)} '
-            f"(proto_version '1', publication_names '{publication}', messages 'true')"
+            f"(proto_version '1', publication_names '{publication}')"
         )
         pgconn = self.pgconn
         result = pgconn.exec_(sql.encode())

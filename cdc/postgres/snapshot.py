@@ -3,8 +3,10 @@
 The slot is created with ``EXPORT_SNAPSHOT`` (``cdc.postgres.replication``); here one ``REPEATABLE READ READ ONLY``
 transaction imports that snapshot with ``SET TRANSACTION SNAPSHOT`` and reads every captured table through
 server-side cursors, so the rows are exactly the state at the slot's consistent point and streaming from that
-point afterwards neither misses nor repeats a change. Values are selected as ``::text`` so the same converters
-serve snapshot and stream.
+point afterwards neither misses nor repeats a change. Values are fetched in the server's text output format
+(psycopg is told to load every type as ``str``) so the same converters serve snapshot and stream. A ``::text``
+cast would not do: casts to text differ from the output function for some types (``true::text`` is ``'true'``
+where pgoutput sends ``t``, ``char(n)`` loses its padding, ``inet`` keeps ``/32``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import psycopg
-from psycopg import sql
+from psycopg import postgres, sql
+from psycopg.types.string import TextLoader
 
 from cdc.errors import RetriableError
 from cdc.postgres.catalog import CatalogTable, connect
@@ -32,9 +35,7 @@ class PostgresSnapshotTable:
         self.estimated_rows = info.estimated_rows
 
     def rows(self) -> Iterator[tuple[str | None, ...]]:
-        columns = sql.SQL(", ").join(
-            sql.SQL("{}::text").format(sql.Identifier(c.name)) for c in self.info.columns
-        )
+        columns = sql.SQL(", ").join(sql.Identifier(c.name) for c in self.info.columns)
         query = sql.SQL("SELECT {} FROM {}").format(columns, sql.Identifier(self.info.schema, self.info.name))
         try:
             with self.conn.cursor(name=f"cdc_snapshot_{self.info.relid}") as cur:
@@ -50,11 +51,17 @@ class SnapshotTransaction:
 
     def __init__(self, conninfo: str, snapshot_name: str) -> None:
         self.conn = connect(conninfo, autocommit=False)
+        # Every value as the type's text output, exactly what pgoutput sends: built-in types get the text loader
+        # explicitly; any other type (enum, extension) already falls back to it.
+        for info in postgres.types:
+            self.conn.adapters.register_loader(info.oid, TextLoader)
+            if info.array_oid:
+                self.conn.adapters.register_loader(info.array_oid, TextLoader)
         self.conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         self.conn.read_only = True
         try:
             self.conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot_name)))
-            row = self.conn.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint").fetchone()
+            row = self.conn.execute("SELECT txid_current()").fetchone()
         except psycopg.OperationalError as exc:
             raise RetriableError(f"cannot start the snapshot transaction: {exc}") from None
         self.tx_id = int(row[0]) if row else None

@@ -266,14 +266,14 @@ class PostgresSource:
     def finished(self) -> bool:
         return self._finished
 
-    def stop(self) -> None:
+    def stop(self, final: bool) -> None:
         if self._snapshot_tx is not None:
             self._snapshot_tx.close()
             self._snapshot_tx = None
         if self.repl is not None:
             self.repl.close()
             self.repl = None
-        if self.cfg.slot_drop_on_stop:
+        if self.cfg.slot_drop_on_stop and final:
             try:
                 if self.catalog.slot(self.cfg.slot_name) is not None:
                     self.catalog.drop_slot(self.cfg.slot_name)
@@ -284,7 +284,7 @@ class PostgresSource:
 
 
 def _time_mode(mode: str) -> str:
-    return "connect" if mode == "connect" else "adaptive"
+    return mode if mode in ("connect", "adaptive_time_microseconds") else "adaptive"
 
 
 def _parse_offset(stored: dict[str, Any] | None) -> PostgresOffset | None:

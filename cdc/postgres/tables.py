@@ -37,6 +37,7 @@ class CapturedTable:
     key_positions: tuple[int, ...]  # positions in ``columns`` of the primary key
     key_names: tuple[str, ...]
     placeholders: tuple[Any, ...]  # per column: the value used for an unchanged TOAST value
+    zero_fill: dict[str, Any]  # NOT NULL non-key columns → their type's zero value (key-only old rows)
     key_schema: PreparedSchema
     value_schema: PreparedSchema
     has_key: bool
@@ -66,8 +67,41 @@ class CapturedTable:
                 out[name] = None if value is None else convert(value)
         return out
 
+    def old_row(self, old_kind: str | None, values: Sequence[Any]) -> dict[str, Any]:
+        """The ``before`` row from an old tuple: full (REPLICA IDENTITY FULL, 'O') or key only ('K').
+
+        A key-only tuple has nulls for every other column; NOT NULL columns then get their type's zero value,
+        as Debezium does, so the record still satisfies its schema (Kafka's JsonConverter rejects a null in a
+        required field).
+        """
+        row = self.row(values)
+        if old_kind == "K" and self.zero_fill:
+            for name, zero in self.zero_fill.items():
+                if row[name] is None:
+                    row[name] = zero
+        return row
+
     def key(self, row: dict[str, Any]) -> dict[str, Any]:
         return {name: row[name] for name in self.key_names}
+
+
+def _zero_value(schema: Schema) -> Any:
+    """The zero of a Connect schema: what Debezium puts in required fields whose value PostgreSQL did not send."""
+    if schema.type in ("int8", "int16", "int32", "int64"):
+        return 0
+    if schema.type in ("float32", "float64"):
+        return 0.0
+    if schema.type == "boolean":
+        return False
+    if schema.type == "string":
+        return ""
+    if schema.type == "bytes":
+        return b"\x00" if schema.name == "org.apache.kafka.connect.data.Decimal" else b""
+    if schema.type == "array":
+        return []
+    if schema.type == "struct":
+        return {f.name: _zero_value(f.schema) for f in schema.fields}
+    return None
 
 
 def _placeholder_for(schema: Schema, placeholder: str) -> Any:
@@ -169,6 +203,9 @@ class TableRegistry:
             key_positions=tuple(names.index(k) for k in key_names),
             key_names=key_names,
             placeholders=tuple(placeholders),
+            zero_fill={
+                f.name: _zero_value(f.schema) for f in fields if not f.schema.optional and f.name not in key_names
+            },
             key_schema=self.key_converter.prepare(k_schema),
             value_schema=self.value_converter.prepare(envelope_schema(topic, row_schema, SOURCE_SCHEMA)),
             has_key=bool(key_names),

@@ -15,6 +15,7 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from schemas.connect import Field, Schema
@@ -79,6 +80,10 @@ def _unscaled_bytes(unscaled: int) -> bytes:
     return unscaled.to_bytes(magnitude.bit_length() // 8 + 1, "big", signed=True)
 
 
+# numeric values with no Connect Decimal form (PostgreSQL 14+ also has numeric infinities).
+_SPECIAL_NUMERICS = frozenset({"NaN", "Infinity", "-Infinity"})
+
+
 def _decimal_parts(s: str) -> tuple[int, int]:
     """(unscaled, scale) of a numeric's text form, e.g. "-12.340" → (-12340, 3)."""
     point = s.find(".")
@@ -91,7 +96,7 @@ def _fixed_decimal(scale: int) -> Converter:
     """numeric(p,s) in precise mode: the text always carries exactly ``scale`` fraction digits."""
 
     def convert(s: str) -> bytes | None:
-        if s == "NaN":  # not representable as a Connect Decimal; Debezium emits null as well
+        if s in _SPECIAL_NUMERICS:  # not representable as a Connect Decimal; Debezium emits null as well
             return None
         unscaled, text_scale = _decimal_parts(s)
         if text_scale != scale:
@@ -103,18 +108,45 @@ def _fixed_decimal(scale: int) -> Converter:
 
 def _variable_decimal(s: str) -> dict[str, Any] | None:
     """numeric without typmod in precise mode: io.debezium.data.VariableScaleDecimal {scale, value}."""
-    if s == "NaN":
+    if s in _SPECIAL_NUMERICS:
         return None
     unscaled, scale = _decimal_parts(s)
+    # Debezium strips trailing zeros (BigDecimal.stripTrailingZeros, negative scale reset to 0): 12.3400 -> 12.34.
+    while scale > 0 and unscaled % 10 == 0:
+        unscaled //= 10
+        scale -= 1
     return {"scale": scale, "value": _unscaled_bytes(unscaled)}
 
 
-def _money(s: str) -> bytes:
-    """money text ("-$1,234.56" in the C/en_US monetary locales) → Decimal with scale 2."""
+def _money_unscaled(s: str) -> int:
+    """money text ("-$1,234.56" in the C/en_US monetary locales) → the amount in cents."""
     negative = s.startswith("-") or s.startswith("(")
-    digits = "".join(ch for ch in s if ch.isdigit())
-    unscaled = int(digits or "0")
-    return _unscaled_bytes(-unscaled if negative else unscaled)
+    unscaled = int("".join(ch for ch in s if ch.isdigit()) or "0")
+    return -unscaled if negative else unscaled
+
+
+def _money(s: str) -> bytes:
+    """money → Decimal with scale 2 (decimal.handling.mode=precise)."""
+    return _unscaled_bytes(_money_unscaled(s))
+
+
+def _money_double(s: str) -> float:
+    return _money_unscaled(s) / 100
+
+
+def _money_string(s: str) -> str:
+    """decimal.handling.mode=string: Debezium reads money as a Java double and renders it with Double.toString."""
+    return _java_double_string(_money_unscaled(s) / 100)
+
+
+def _java_double_string(value: float) -> str:
+    """Java's Double.toString: shortest digits; scientific ("1.23456789E7") outside [1e-3, 1e7)."""
+    if value == 0 or 1e-3 <= abs(value) < 1e7:
+        return repr(value)
+    sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
+    assert isinstance(exponent, int)
+    text = "".join(map(str, digits))
+    return f"{'-' if sign else ''}{text[0]}.{text[1:] or '0'}E{len(text) - 1 + exponent}"
 
 
 def _to_float_or_none(s: str) -> float | None:
@@ -387,7 +419,11 @@ class TypeMapper:
             )
         if oid == TIMETZ:
             return ColumnType(_logical("string", "io.debezium.time.ZonedTime"), _zoned_time)
-        if oid == MONEY:
+        if oid == MONEY:  # follows decimal.handling.mode like numeric (PostgresValueConverter.moneySchema)
+            if self.decimal_mode == "double":
+                return ColumnType(Schema("float64"), _money_double)
+            if self.decimal_mode == "string":
+                return ColumnType(Schema("string"), _money_string)
             params = {"scale": "2"}
             return ColumnType(_logical("bytes", "org.apache.kafka.connect.data.Decimal", 1, params), _money)
         if oid == INTERVAL:
@@ -421,7 +457,7 @@ class TypeMapper:
             return ColumnType(
                 _logical("int32", "org.apache.kafka.connect.data.Time"), _micros_to_millis(_parse_time_micros)
             )
-        if precision <= 3:
+        if precision <= 3 and self.time_mode != "adaptive_time_microseconds":
             return ColumnType(_logical("int32", "io.debezium.time.Time"), _micros_to_millis(_parse_time_micros))
         return ColumnType(_logical("int64", "io.debezium.time.MicroTime"), _parse_time_micros)
 

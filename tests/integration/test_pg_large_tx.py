@@ -12,6 +12,7 @@ missing.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from pathlib import Path
@@ -30,6 +31,7 @@ ROWS = 500_000
 # (queue.buffering.max.kbytes) plus per-message overhead and the batch being built in Python (max 2000 records).
 # Holding the transaction instead (500k envelopes of ~2 KB) would need > 1 GB, so this bound catches that.
 RSS_BOUND_MB = 300
+FILTERED_ROWS = 1_000_000
 
 DDL = """
 CREATE TABLE orders (
@@ -140,3 +142,103 @@ def test_500k_row_transaction_bounded_memory(
     assert missing == 0
     assert duplicates == 0, "no restart happened, so there must be no duplicates"
     assert sampler.peak_mb < RSS_BOUND_MB, f"engine peak RSS {sampler.peak_mb:.0f} MB >= {RSS_BOUND_MB} MB"
+
+
+def test_500k_row_transaction_kill_mid_transaction(
+    postgres_server: Any, kafka_broker: Any, pg_database: str, tmp_path: Path
+) -> None:
+    started = time.monotonic()
+    dsn, doc = _setup(postgres_server, kafka_broker, pg_database, worker={"offset.flush.interval.ms": 300})
+    topic = f"{doc['name']}.public.orders"
+    store = OffsetStore(kafka_broker.bootstrap_servers, "connect-offsets", 1)
+    engine = EngineProcess(doc, tmp_path).start()
+    sampler = RssSampler()
+    sampler.watch(engine.pid)
+    kill_at = random.randint(ROWS // 5, ROWS * 3 // 5)
+    try:
+        _wait_streaming(engine)
+        with psycopg.connect(dsn) as conn:
+            conn.execute(BIG_INSERT)
+        tally = TopicTally(kafka_broker.bootstrap_servers, topic)
+        # Kill once ``kill_at`` rows reached Kafka: with offset commits every 300 ms, several offsets inside the
+        # transaction have been stored by then.
+        tally.wait_until(lambda t: t.distinct >= kill_at, 120, f"{kill_at} rows in {topic}", step_s=0.1)
+        engine.kill()
+        killed = time.monotonic()
+        with tally:
+            tally.drain(idle_s=2.0)
+            at_kill = set(tally.counts)
+            offset = store.read(doc["name"], doc["config"]["topic.prefix"])
+            assert offset is not None
+            events = int(offset.get("events") or 0)
+            assert events > 0, f"no offset inside the transaction was stored before the kill: {offset}"
+            engine = EngineProcess(doc, tmp_path).start()
+            sampler.watch(engine.pid)
+            tally.wait_until(lambda t: t.distinct >= ROWS, 300, f"{ROWS} rows in {topic}")
+            delivered = time.monotonic()
+            assert engine.terminate() == 0
+            tally.drain(idle_s=1.0)
+            counts = tally.counts
+    finally:
+        sampler.stop()
+        store.close()
+        if engine.proc is not None and engine.proc.poll() is None:
+            engine.kill()
+    duplicates = {i for i, c in counts.items() if c > 1}
+    missing = ROWS - len([i for i in counts if 1 <= i <= ROWS])
+    print(
+        f"\n[large-tx kill] killed with {len(at_kill)} rows in Kafka and a stored offset of events={events}; "
+        f"after restart: {sum(counts.values())} records, {missing} missing, {len(duplicates)} duplicates "
+        f"(in flight at the kill: {len(at_kill) - events}); caught up {delivered - killed:.1f}s after the kill; "
+        f"engine peak RSS {sampler.peak_mb:.0f} MB; test {time.monotonic() - started:.1f}s"
+    )
+    assert f"skipping {events} delivered changes" in engine.log()
+    assert missing == 0
+    assert set(range(1, events + 1)) <= at_kill, "a stored offset covered records that were not in Kafka"
+    # The restart skipped exactly the stored ``events``: what was re-sent is what Kafka got beyond them.
+    assert duplicates == {i for i in at_kill if i > events}
+    assert max(counts.values()) <= 2
+    assert sampler.peak_mb < RSS_BOUND_MB, f"engine peak RSS {sampler.peak_mb:.0f} MB >= {RSS_BOUND_MB} MB"
+
+
+def test_long_filtered_transaction_keeps_replication_alive(
+    postgres_server: Any, kafka_broker: Any, pg_database: str, tmp_path: Path
+) -> None:
+    """A big transaction on a table outside ``table.include.list`` yields no records at all, so one ``poll`` reads
+    through all of it. The server asks for a standby status when half of ``wal_sender_timeout`` passes without
+    one; if that request is only answered when ``poll`` returns, the walsender kills the connection, the engine
+    restarts from the stored offset and meets the same transaction again: it never gets past it. The timeout is
+    lowered for this database so that a ~1.5 s stretch is enough to show it (60 s in production)."""
+    started = time.monotonic()
+    dsn = postgres_server.dsn(pg_database)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"ALTER DATABASE {pg_database} SET wal_sender_timeout = '1s'")
+        conn.execute(DDL)
+        conn.execute("CREATE TABLE audit_bulk (id bigint PRIMARY KEY, payload text NOT NULL)")
+    doc = connector_document(
+        postgres_server, kafka_broker.bootstrap_servers, pg_database,
+        **{"snapshot.mode": "never", "table.include.list": "public.orders"},
+    )
+    topic = f"{doc['name']}.public.orders"
+    engine = EngineProcess(doc, tmp_path).start()
+    try:
+        _wait_streaming(engine)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO audit_bulk SELECT g, md5(g::text) FROM generate_series(1, %s) AS g", (FILTERED_ROWS,)
+            )
+            conn.execute(BIG_INSERT.replace(str(ROWS), "1"))
+        committed = time.monotonic()
+        with TopicTally(kafka_broker.bootstrap_servers, topic) as tally:
+            tally.wait_until(lambda t: t.distinct >= 1, 60, f"the row committed after the filtered transaction")
+        arrived = time.monotonic() - committed
+        assert engine.terminate() == 0
+    finally:
+        if engine.proc is not None and engine.proc.poll() is None:
+            engine.kill()
+    log = engine.log()
+    print(
+        f"\n[filtered-tx] {FILTERED_ROWS} filtered changes read through with wal_sender_timeout=1s; next captured "
+        f"row arrived {arrived:.1f}s after COMMIT; test {time.monotonic() - started:.1f}s"
+    )
+    assert "restarting from the last stored offset" not in log, log[-2000:]

@@ -37,6 +37,7 @@ class TopicTally:
         self.summary = summary
         self.counts: Counter[Hashable] = Counter()
         self.skipped = 0  # records whose summary was None (tombstones, heartbeats)
+        self.bytes = 0  # keys and values consumed
         self._consumer = Consumer(
             {
                 "bootstrap.servers": bootstrap,
@@ -75,7 +76,9 @@ class TopicTally:
                     if err.code() == KafkaError._PARTITION_EOF:
                         continue
                     raise RuntimeError(err.str())
-                item = summary(msg.key(), msg.value())
+                key, value = msg.key(), msg.value()
+                self.bytes += len(key or b"") + len(value or b"")
+                item = summary(key, value)
                 if item is None:
                     self.skipped += 1
                 else:
@@ -85,14 +88,14 @@ class TopicTally:
                 last_new = time.monotonic()
 
     def wait_until(
-        self, done: Callable[[TopicTally], bool], timeout: float, what: str, idle_s: float = 0.5
+        self, done: Callable[[TopicTally], bool], timeout: float, what: str, idle_s: float = 0.5, step_s: float = 5.0
     ) -> None:
-        """Drain repeatedly until ``done(self)``; AssertionError after ``timeout`` seconds."""
+        """Drain repeatedly (``step_s`` at most per check) until ``done(self)``; AssertionError after ``timeout``."""
         deadline = time.monotonic() + timeout
         while not done(self):
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out after {timeout}s waiting for {what} ({self.records_summary()})")
-            self.drain(idle_s=idle_s, max_s=5.0)
+            self.drain(idle_s=idle_s, max_s=step_s)
 
     @property
     def distinct(self) -> int:
