@@ -153,10 +153,16 @@ def _to_float_or_none(s: str) -> float | None:
     return None if s == "NaN" else float(s)
 
 
+# date ±infinity has no day count; they map to the int32 extremes so that they stay ordered and recognizable.
+_DATE_INFINITY = {"infinity": 2**31 - 1, "-infinity": -(2**31)}
+
+
 def _parse_date_days(s: str) -> int:
-    """Days since the epoch of an ISO date ("2024-01-31"); BC dates fall back to the slow path."""
+    """Days since the epoch of an ISO date ("2024-01-31"); BC dates and infinities take the slow path."""
     if len(s) == 10:
         return dt.date(int(s[0:4]), int(s[5:7]), int(s[8:10])).toordinal() - _EPOCH_ORDINAL
+    if s in _DATE_INFINITY:
+        return _DATE_INFINITY[s]
     return _parse_unusual_date_days(s)
 
 
@@ -226,6 +232,10 @@ def _zoned_timestamp_converter(precision: int) -> Converter:
             base, frac = s[:10] + "T" + s[11:19], s[20:-3]
         elif s in ("infinity", "-infinity"):
             return s
+        elif s.endswith("+00 BC"):
+            # Year N BC is astronomical year 1-N, which ISO-8601 (and Java's formatter) writes as -00NN.
+            year = 1 - int(s[:4])
+            base, frac = f"{year:05d}" + s[4:10] + "T" + s[11:19], s[20:-6]
         else:
             # Only reachable if the session time zone was changed under us, or for BC dates: normalize to UTC.
             parsed = dt.datetime.fromisoformat(s.replace(" BC", "")).astimezone(dt.UTC)

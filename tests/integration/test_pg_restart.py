@@ -33,22 +33,31 @@ def _exec(dsn: str, *statements: str) -> None:
 
 
 def _slot(postgres_server: Any, slot: str) -> tuple[bool, int] | None:
-    """(active, confirmed_flush_lsn) of a replication slot, or None if it does not exist."""
+    """(active, confirmed_flush_lsn) of a replication slot (LSN 0 while it is being created), or None if absent."""
     with psycopg.connect(postgres_server.dsn("postgres"), autocommit=True) as conn:
         row = conn.execute(
             "SELECT active, confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s", (slot,)
         ).fetchone()
-    return None if row is None else (bool(row[0]), str_to_lsn(row[1]))
+    return None if row is None else (bool(row[0]), 0 if row[1] is None else str_to_lsn(row[1]))
 
 
 def _wait_streaming(postgres_server: Any, doc: dict[str, Any]) -> None:
+    """Wait until the walsender of the connector's slot is past START_REPLICATION and caught up.
+
+    (A slot is also "active" while it is being created, so pg_replication_slots alone is not enough.)
+    """
     slot = doc["config"]["slot.name"]
-    wait_for(
-        lambda: (_slot(postgres_server, slot) or (False, 0))[0],
-        timeout=30,
-        interval=0.1,
-        what=f"slot {slot} to be streaming",
-    )
+
+    def streaming() -> bool:
+        with psycopg.connect(postgres_server.dsn("postgres"), autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT r.state FROM pg_replication_slots s JOIN pg_stat_replication r ON r.pid = s.active_pid"
+                " WHERE s.slot_name = %s",
+                (slot,),
+            ).fetchone()
+        return bool(row and row[0] == "streaming")
+
+    wait_for(streaming, timeout=30, interval=0.1, what=f"slot {slot} to be streaming")
 
 
 def _wait_inactive(postgres_server: Any, doc: dict[str, Any]) -> None:

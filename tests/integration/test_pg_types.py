@@ -77,15 +77,23 @@ def _k(**payload: Any) -> str:
 
 
 def _wait_streaming(postgres_server: Any, doc: dict[str, Any]) -> None:
-    """Wait until the connector streams from its slot: changes committed from now on arrive as stream events."""
+    """Wait until the connector streams from its slot: changes committed from now on arrive as stream events.
+
+    A slot is also "active" while it is being created; only a walsender past START_REPLICATION that has caught up
+    reports state ``streaming``.
+    """
     slot = doc["config"]["slot.name"]
 
-    def active() -> bool:
+    def streaming() -> bool:
         with psycopg.connect(postgres_server.dsn("postgres"), autocommit=True) as conn:
-            row = conn.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s", (slot,)).fetchone()
-        return bool(row and row[0])
+            row = conn.execute(
+                "SELECT r.state FROM pg_replication_slots s JOIN pg_stat_replication r ON r.pid = s.active_pid"
+                " WHERE s.slot_name = %s",
+                (slot,),
+            ).fetchone()
+        return bool(row and row[0] == "streaming")
 
-    wait_for(active, timeout=30, interval=0.1, what=f"slot {slot} to be streaming")
+    wait_for(streaming, timeout=30, interval=0.1, what=f"slot {slot} to be streaming")
 
 
 @contextmanager
@@ -282,6 +290,8 @@ def test_every_type_snapshot_and_stream(postgres_server: Any, kafka_broker: Any,
         payload = _value(record)["payload"]
         expected = _full_row(id_) if id_ in (1, 3) else _null_row(id_)
         assert payload["before"] is None
+        assert isinstance(payload["source"]["txId"], int) and isinstance(payload["source"]["lsn"], int)
+        assert payload["source"]["snapshot"] in (("first", "last") if id_ in (1, 2) else ("false",))
         for column, value in expected.items():
             assert payload["after"][column] == value, f"row {id_} column {column}"
         assert payload["after"] == expected
