@@ -90,6 +90,9 @@ class StreamReader:
         self.tx_skip = 0  # change messages to skip (already delivered before a restart)
         self.tx_skip_whole = False
 
+        # Source blocks of the current transaction per relid, without the per-event fields (see _source).
+        self._sources: dict[int, tuple[dict[str, Any], str]] = {}
+
         self.confirmed_lsn = offset.lsn
         self._last_status = 0.0
         self._last_heartbeat = time.monotonic()
@@ -99,14 +102,14 @@ class StreamReader:
 
     def position(self) -> PostgresOffset:
         """The offset covering every record returned by poll() so far."""
-        if self.in_tx and self.tx_events > 0:
+        if self.in_tx and (self.tx_events > 0 or self.tx_skip > 0):
             return PostgresOffset(
                 lsn=self.resume_lsn,
                 lsn_commit=self.tx_commit_lsn,
                 lsn_proc=self.last_change_lsn,
                 tx_id=self.tx_id,
                 ts_usec=self.tx_ts_us,
-                events=self.tx_events,
+                events=max(self.tx_events, self.tx_skip),  # never behind what a previous run stored
             )
         return PostgresOffset(
             lsn=self.resume_lsn,
@@ -178,6 +181,7 @@ class StreamReader:
         elif kind is Commit:
             self._commit(msg)
         elif kind is Relation:
+            self._sources.clear()
             self.registry.on_relation(msg)
         elif kind is Truncate:
             if self.tx_skip_whole:
@@ -196,6 +200,7 @@ class StreamReader:
             pass  # replication origins and pg_logical_emit_message(): not emitted (see README)
 
     def _begin(self, msg: Begin) -> None:
+        self._sources.clear()
         self.in_tx = True
         self.tx_id = msg.xid
         self.tx_commit_lsn = msg.final_lsn
@@ -210,6 +215,7 @@ class StreamReader:
             self.tx_skip = 0
 
     def _commit(self, msg: Commit) -> None:
+        self._sources.clear()
         self.in_tx = False
         if not self.tx_skip_whole:
             self.resume_lsn = max(self.resume_lsn, msg.end_lsn)
@@ -225,10 +231,23 @@ class StreamReader:
     # -- record building (hot path) --------------------------------------------------------------------------
 
     def _source(self, table: CapturedTable, lsn: int) -> dict[str, Any]:
-        sequence = f'["{self.last_commit_lsn}","{lsn}"]' if self.last_commit_lsn is not None else f'[null,"{lsn}"]'
-        return source_block(
-            self.server, self.dbname, table.schema, table.name, self.tx_ts_us, "false", self.tx_id, lsn, sequence
-        )
+        """The event's source block: a copy of the transaction's block for this table with the LSN filled in.
+
+        Only ``sequence`` and ``lsn`` vary within a transaction, so the block is built once per table and
+        transaction (the cache is cleared at Begin, Commit and Relation) and copied per event.
+        """
+        cached = self._sources.get(table.relid)
+        if cached is None:
+            block = source_block(
+                self.server, self.dbname, table.schema, table.name, self.tx_ts_us, "false", self.tx_id, None, None
+            )
+            sequence_prefix = f'["{self.last_commit_lsn}","' if self.last_commit_lsn is not None else '[null,"'
+            cached = self._sources[table.relid] = (block, sequence_prefix)
+        block, sequence_prefix = cached
+        source = block.copy()
+        source["sequence"] = f'{sequence_prefix}{lsn}"]'
+        source["lsn"] = lsn
+        return source
 
     def _emit_change(self, table: CapturedTable, msg: Any, lsn: int, now_ns: int, out: list[SourceRecord]) -> None:
         kind = type(msg)
@@ -269,7 +288,7 @@ class StreamReader:
     def _key_bytes(self, table: CapturedTable, row: dict[str, Any]) -> bytes | None:
         if not table.has_key:
             return None
-        return _serialize(table.key_schema, {name: row[name] for name in table.key_names})
+        return _serialize(table.key_schema, table.key(row))
 
     def _record(
         self,

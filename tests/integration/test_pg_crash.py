@@ -59,9 +59,13 @@ class Writer(threading.Thread):
         self._live: list[int] = []  # inserted, not deleted
         self._next_id = 1
 
-    def stop(self) -> None:
+    def halt(self) -> None:
         self._halt.set()
-        self.join(30)
+        if self.is_alive():
+            self.join(30)
+
+    def stop(self) -> None:
+        self.halt()
         assert not self.is_alive(), "writer did not stop"
         if self.error is not None:
             raise self.error
@@ -117,7 +121,10 @@ def test_kill9_while_writing_loses_nothing(
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(DDL)
     doc = connector_document(
-        postgres_server, kafka_broker.bootstrap_servers, pg_database, **{"snapshot.mode": "never"},
+        postgres_server,
+        kafka_broker.bootstrap_servers,
+        pg_database,
+        **{"snapshot.mode": "never"},
         worker={"offset.flush.interval.ms": 200},
     )
     topic = f"{doc['name']}.public.payments"
@@ -146,12 +153,11 @@ def test_kill9_while_writing_loses_nothing(
         tally.drain(idle_s=1.0)
         counts = tally.counts
     finally:
-        if tally is not None:
-            tally.close()
-        if writer.is_alive():
-            writer.stop()
         if engine.proc is not None and engine.proc.poll() is None:
             engine.kill()
+        writer.halt()
+        if tally is not None:
+            tally.close()
 
     log = engine.log()
     missing = expected - counts.keys()
@@ -162,10 +168,11 @@ def test_kill9_while_writing_loses_nothing(
     resumed_inside = len(re.findall(r"resuming inside transaction", log))
     print(
         f"[crash] {writer.transactions} transactions ({writer.large_transactions} large), {len(expected)} committed "
-        f"changes; {KILLS} SIGKILLs at t={kill_times} s, {starts} of {KILLS + 1} engine starts logged, {resumed_inside} resumed inside "
-        f"a transaction; {sum(counts.values())} change records in Kafka: {len(missing)} missing, {len(unexpected)} "
-        f"unexpected, {duplicates} duplicates ({duplicated_changes} changes delivered more than once); caught up "
-        f"{caught_up - stopped_writing:.1f}s after the writer stopped; test {time.monotonic() - started:.1f}s"
+        f"changes; {KILLS} SIGKILLs at t={kill_times} s; {starts} of {KILLS + 1} engine starts logged, "
+        f"{resumed_inside} resumed inside a transaction; {sum(counts.values())} change records in Kafka: "
+        f"{len(missing)} missing, {len(unexpected)} unexpected, {duplicates} duplicates ({duplicated_changes} changes "
+        f"delivered more than once); caught up {caught_up - stopped_writing:.1f}s after the writer stopped; "
+        f"test {time.monotonic() - started:.1f}s"
     )
     assert not missing, f"{len(missing)} committed changes missing, e.g. {sorted(missing, key=str)[:10]}"
     assert not unexpected, f"records for changes never committed: {sorted(unexpected, key=str)[:10]}"

@@ -26,7 +26,8 @@ def key_id(key: bytes | None, _value: bytes | None) -> Hashable | None:
         return None
     data = orjson.loads(key)
     payload = data.get("payload", data) if isinstance(data, dict) else data
-    return payload["id"]
+    ident: Hashable = payload["id"]
+    return ident
 
 
 class TopicTally:
