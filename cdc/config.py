@@ -37,6 +37,19 @@ _JAVA_PRODUCER_PROPERTIES: dict[str, tuple[str, Callable[[Any], str]]] = {
     "max.request.size": ("message.max.bytes", str),
 }
 
+# Debezium 1.x property names still found in pasted configs → their 2.x names (accepted with a warning).
+LEGACY_CONNECTOR_PROPERTIES = {
+    "database.server.name": "topic.prefix",
+    "table.whitelist": "table.include.list",
+    "table.blacklist": "table.exclude.list",
+    "schema.whitelist": "schema.include.list",
+    "schema.blacklist": "schema.exclude.list",
+    "column.whitelist": "column.include.list",
+    "column.blacklist": "column.exclude.list",
+}
+# snapshot.mode values renamed since Debezium 1.x.
+LEGACY_SNAPSHOT_MODES = {"exported": "initial"}
+
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -189,6 +202,18 @@ def load_engine_config(
         worker_raw["bootstrap.servers"] = os.environ["CDC_BOOTSTRAP_SERVERS"]
     worker_raw.update(worker_overrides or {})
     connector_raw = _stringify_keys(connector_raw)
+    for old, new in LEGACY_CONNECTOR_PROPERTIES.items():
+        if old in connector_raw:
+            value = connector_raw.pop(old)
+            if new in connector_raw:
+                warnings.append(f"connector property {old!r} is ignored: {new!r} is also given")
+            else:
+                connector_raw[new] = value
+                warnings.append(f"connector property {old!r} is deprecated; read as {new!r}")
+    mode = connector_raw.get("snapshot.mode")
+    if isinstance(mode, str) and mode in LEGACY_SNAPSHOT_MODES:
+        connector_raw["snapshot.mode"] = LEGACY_SNAPSHOT_MODES[mode]
+        warnings.append(f"snapshot.mode={mode} is deprecated; read as {LEGACY_SNAPSHOT_MODES[mode]}")
 
     # Connector-level converter settings override the worker's, as in Kafka Connect.
     for prop in ("key.converter", "value.converter", "key.converter.schemas.enable", "value.converter.schemas.enable"):

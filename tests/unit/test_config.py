@@ -308,3 +308,26 @@ def test_defaults_match_debezium() -> None:
     assert cfg.decimal_handling_mode == "precise" and cfg.time_precision_mode == "adaptive"
     assert cfg.heartbeat_interval_ms == 0 and cfg.topic_heartbeat_prefix == "__debezium-heartbeat"
     assert cfg.unavailable_value_placeholder == "__debezium_unavailable_value"
+
+
+def test_debezium_1x_property_names_are_read_with_a_warning() -> None:
+    from cdc.config import load_engine_config
+
+    doc = {
+        "name": "legacy",
+        "config": {
+            "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+            "database.hostname": "db",
+            "database.user": "u",
+            "database.dbname": "inventory",
+            "database.server.name": "dbserver1",
+            "table.whitelist": "public.customers",
+            "snapshot.mode": "exported",
+        },
+        "worker": {"bootstrap.servers": "k:9092"},
+    }
+    engine = load_engine_config(None, document=doc)
+    assert engine.connector.topic_prefix == "dbserver1"
+    assert engine.connector.table_include_list == "public.customers"
+    assert engine.connector.snapshot_mode == "initial"
+    assert any("database.server.name" in w and "topic.prefix" in w for w in engine.warnings)
