@@ -90,7 +90,18 @@ class CommonSourceConfig(BaseModel):
     def unused_property_warnings(self) -> list[str]:
         """Properties we accept but do not implement; `validate` prints them, `start` logs them."""
         extra = sorted(k for k in (self.model_extra or {}) if k not in ACCEPTED_WITHOUT_EFFECT)
-        return [f"connector property {k!r} is not used by cdc-engine" for k in extra]
+        warnings = [
+            f"connector property {k!r} is not used by cdc-engine"
+            for k in extra
+            if k != "transforms" and not k.startswith(("transforms.", "predicates"))
+        ]
+        if "transforms" in extra:
+            chain = (self.model_extra or {})["transforms"]
+            warnings.append(
+                f"transforms={chain!r} is NOT applied: source-side SMTs are not supported yet, so records keep "
+                "the full Debezium envelope (apply SMTs in the consumer or sink)"
+            )
+        return warnings
 
     @classmethod
     def exclusive_pairs(cls) -> list[tuple[str, str]]:
