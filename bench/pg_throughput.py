@@ -17,7 +17,8 @@ creates a table with six mixed columns and measures, in one run:
    consumer received it minus ``source.ts_us`` (the transaction's commit time). This is commit → consumer
    visible, an upper bound of commit → producer ack (it adds the consumer's fetch round trip).
 
-The pg_recvlogical and engine runs are alternated ``--repeat`` times; the summary shows the median of each.
+Each kind runs ``--repeat`` times (all pg_recvlogical runs first, before the engine's slot exists); the summary
+shows the median of each.
 ``--profile DIR`` additionally attaches ``py-spy record`` to the engine during one extra (unmeasured) throughput
 run and prints the top functions.
 
@@ -49,7 +50,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "tests" / "integratio
 import orjson  # noqa: E402
 import psutil  # noqa: E402
 import psycopg  # noqa: E402
-from confluent_kafka import Consumer, KafkaError, TopicPartition  # noqa: E402
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # noqa: E402
 from engine_helpers import EngineProcess  # noqa: E402
 from servers import PostgresServer, TansuBroker, find_postgres_bindir  # noqa: E402
@@ -189,7 +190,7 @@ class RunResult:
         return self.rows / self.seconds
 
 
-def run_pg_recvlogical(db: Database, bindir: Path, rows: int, workdir: Path) -> RunResult:
+def run_pg_recvlogical(db: Database, bindir: Path, rows: int, workdir: Path, meter: CpuMeter) -> RunResult:
     """Stream one N-row transaction with pg_recvlogical; returns the commit → last-byte time."""
     slot = f"recv_{uuid.uuid4().hex[:8]}"
     out = workdir / f"{slot}.out"
@@ -218,6 +219,7 @@ def run_pg_recvlogical(db: Database, bindir: Path, rows: int, workdir: Path) -> 
         wait_until(lambda: db.slot_active(slot), 30, "pg_recvlogical to connect")
         ps = psutil.Process(proc.pid)
         cpu0 = sum(ps.cpu_times()[:2])
+        meter0 = meter.snapshot()
         committed = db.load(rows)
         min_size = rows * 40
         deadline = time.monotonic() + 300
@@ -242,9 +244,10 @@ def run_pg_recvlogical(db: Database, bindir: Path, rows: int, workdir: Path) -> 
                         break
             time.sleep(0.01)
         cpu = sum(ps.cpu_times()[:2]) - cpu0
+        breakdown = {"pg_recvlogical": cpu, **CpuMeter.delta(meter0, meter.snapshot())}
         if inserts != rows:
             raise RuntimeError(f"pg_recvlogical received {inserts} inserts, expected {rows}")
-        return RunResult(rows, done_at - committed, cpu, {"bytes": out.stat().st_size})
+        return RunResult(rows, done_at - committed, cpu, {"bytes": out.stat().st_size, "cpu": breakdown})
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -261,16 +264,59 @@ def run_pg_recvlogical(db: Database, bindir: Path, rows: int, workdir: Path) -> 
 
 
 class TopicWatch:
-    """Cheap completion check: sum of the topic's high watermarks (ListOffsets), no record transfer."""
+    """How many records the topic holds (acknowledged with acks=all), without transferring them all.
 
-    def __init__(self, bootstrap: str, topic: str, partitions: int) -> None:
+    Kafka answers ListOffsets(latest) with the high watermark. tansu's memory storage answers with the first
+    offset of the *last batch* + 1 instead (checked: 1000 records in one batch report 1), so the bounded tail
+    from there is read, and the end-of-partition event of that fetch (whose high watermark is right) gives the
+    true end. The tail is only read when the reported value is within ``slack`` records of the target.
+    """
+
+    def __init__(self, bootstrap: str, topic: str, partitions: int, slack: int = 10_000) -> None:
         self.consumer = Consumer(
-            {"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex}", "enable.auto.commit": False}
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"bench-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+                "fetch.wait.max.ms": 5,
+            }
         )
-        self.partitions = [TopicPartition(topic, p) for p in range(partitions)]
+        self.topic = topic
+        self.partitions = partitions
+        self.slack = slack
 
-    def high(self) -> int:
-        return sum(self.consumer.get_watermark_offsets(tp, timeout=5, cached=False)[1] for tp in self.partitions)
+    def reported(self) -> list[int]:
+        tps = [TopicPartition(self.topic, p) for p in range(self.partitions)]
+        return [self.consumer.get_watermark_offsets(tp, timeout=5, cached=False)[1] for tp in tps]
+
+    def ends(self) -> list[int]:
+        """The true end offset of every partition."""
+        return [self._true_end(p, w) for p, w in enumerate(self.reported())]
+
+    def _true_end(self, partition: int, reported: int) -> int:
+        self.consumer.assign([TopicPartition(self.topic, partition, max(reported - 1, 0))])
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            msg = self.consumer.poll(1.0)
+            if msg is None:
+                continue
+            err = msg.error()
+            if err is not None:
+                if err.code() == KafkaError._PARTITION_EOF:
+                    return int(msg.offset())
+                raise RuntimeError(err.str())
+        raise TimeoutError(f"no end-of-partition event for {self.topic}[{partition}]")
+
+    def reached(self, target: int) -> tuple[bool, int]:
+        """(whether the topic holds ``target`` records in total, a lower bound of how many it holds)."""
+        reported = self.reported()
+        if sum(reported) >= target:
+            return True, sum(reported)
+        if sum(reported) + self.slack * self.partitions < target:
+            return False, sum(reported)
+        total = sum(self._true_end(p, w) for p, w in enumerate(reported))
+        return total >= target, total
 
     def close(self) -> None:
         self.consumer.close()
@@ -314,6 +360,45 @@ def count_topic_from(bootstrap: str, topic: str, partitions: int, start: list[in
 # The engine
 
 
+class CpuMeter:
+    """CPU seconds (user+sys) of the processes involved, to show where a run's CPU went (2-CPU machines!)."""
+
+    def __init__(self, pg: PostgresServer, broker: TansuBroker) -> None:
+        postmaster = int((pg.datadir / "postmaster.pid").read_text().splitlines()[0])
+        self.postmaster = psutil.Process(postmaster)
+        proc = getattr(broker, "_proc", None)
+        self.tansu = psutil.Process(proc.pid) if proc is not None else None
+        self.engine_pid: int | None = None
+
+    def snapshot(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        if self.engine_pid is not None:
+            try:
+                engine = psutil.Process(self.engine_pid)
+                threads = engine.threads()
+                main = sum(t.user_time + t.system_time for t in threads if t.id == self.engine_pid)
+                total = sum(engine.cpu_times()[:2])
+                out["engine: main (Python) thread"] = main
+                out["engine: other threads (librdkafka)"] = total - main
+            except psutil.Error:
+                pass
+        walsenders = 0.0
+        for child in self.postmaster.children():
+            try:
+                if "walsender" in " ".join(child.cmdline()):
+                    walsenders += sum(child.cpu_times()[:2])
+            except psutil.Error:
+                continue
+        out["postgres walsender"] = walsenders
+        if self.tansu is not None:
+            out["tansu broker"] = sum(self.tansu.cpu_times()[:2])
+        return out
+
+    @staticmethod
+    def delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+        return {k: after[k] - before.get(k, 0.0) for k in after}
+
+
 class RssSampler(threading.Thread):
     """Samples the engine process's RSS every 20 ms; ``peak`` over the whole run, ``phase_peak`` since reset."""
 
@@ -343,7 +428,16 @@ class RssSampler(threading.Thread):
 
 
 class Engine:
-    def __init__(self, db: Database, bootstrap: str, workdir: Path, partitions: int, worker_props: dict[str, str]):
+    def __init__(
+        self,
+        db: Database,
+        bootstrap: str,
+        workdir: Path,
+        partitions: int,
+        worker_props: dict[str, str],
+        meter: CpuMeter,
+    ):
+        self.meter = meter
         self.name = f"bench_{uuid.uuid4().hex[:6]}"
         self.db = db
         self.bootstrap = bootstrap
@@ -372,11 +466,22 @@ class Engine:
         self.sampler: RssSampler | None = None
         self.watch: TopicWatch | None = None
 
-    def start(self) -> None:
+    def start(self, code: Path | None = None) -> None:
         create_topic(self.bootstrap, self.topic, self.partitions)
-        self.process.start()
+        if code is None:
+            self.process.start()
+        else:  # another checkout's cdc/ (e.g. a git worktree of an older commit), for before/after figures
+            log_file = self.process.log_path.open("ab")
+            self.process.proc = subprocess.Popen(
+                [sys.executable, "-m", "cdc.cli", "start", "--config", str(self.process.config_path), "--no-progress"],
+                cwd=code,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(code)},
+            )
         self.sampler = RssSampler(self.process.pid)
         self.sampler.start()
+        self.meter.engine_pid = self.process.pid
         wait_until(lambda: self.db.slot_active(self.name), 60, "the engine to start streaming", 0.2)
         self.watch = TopicWatch(self.bootstrap, self.topic, self.partitions)
 
@@ -385,21 +490,34 @@ class Engine:
 
     def throughput(self, rows: int, check: bool = True) -> RunResult:
         assert self.watch is not None and self.sampler is not None
-        before = self.watch.high()
-        starts = [self.watch.consumer.get_watermark_offsets(tp, timeout=5)[1] for tp in self.watch.partitions]
+        starts = self.watch.ends()
+        target = sum(starts) + rows
         self.sampler.reset_phase()
         cpu0 = self.cpu_seconds()
+        meter0 = self.meter.snapshot()
         committed = self.db.load(rows)
-        deadline = time.monotonic() + 600
-        while self.watch.high() < before + rows:
+        started = time.monotonic()
+        deadline = started + 600
+        while True:
+            reached, progress = self.watch.reached(target)
+            if reached:
+                break
             if self.process.proc is not None and self.process.proc.poll() is not None:
                 raise RuntimeError(f"engine exited:\n{self.process.log()[-3000:]}")
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > deadline:
                 raise TimeoutError(f"engine did not deliver {rows} rows within 600 s")
-            time.sleep(0.005)
+            # tansu answers ListOffsets by scanning the partition, so polling costs broker CPU that grows with the
+            # stored data: poll rarely while far from the end, every 5 ms close to it.
+            done_so_far = progress - sum(starts)
+            eta = (rows - done_so_far) * (now - started) / done_so_far if done_so_far > 0 else 1.0
+            time.sleep(min(0.1, max(0.005, eta / 3)))
         done = time.time()
         cpu = self.cpu_seconds() - cpu0
-        extra: dict[str, Any] = {"rss_peak": self.sampler.phase_peak}
+        extra: dict[str, Any] = {
+            "rss_peak": self.sampler.phase_peak,
+            "cpu": CpuMeter.delta(meter0, self.meter.snapshot()),
+        }
         if check:
             count, ids = count_topic_from(self.bootstrap, self.topic, self.partitions, starts)
             if count != rows or len(ids) != rows:
@@ -421,19 +539,75 @@ class Engine:
 # Latency
 
 
-def measure_latency(db: Database, engine: Engine, rate: int, seconds: float, tx_rows: int) -> dict[str, Any]:
-    """Commit → consumer-visible latency at a steady ``rate`` rows/s in transactions of ``tx_rows`` rows."""
-    consumer = Consumer(
+def latency_consumer(bootstrap: str) -> Consumer:
+    return Consumer(
         {
-            "bootstrap.servers": engine.bootstrap,
+            "bootstrap.servers": bootstrap,
             "group.id": f"bench-{uuid.uuid4().hex}",
             "enable.auto.commit": False,
             "fetch.wait.max.ms": 5,
             "fetch.min.bytes": 1,
         }
     )
+
+
+def percentiles(latencies_us: list[int]) -> dict[str, float]:
+    ordered = sorted(latencies_us)
+
+    def pct(p: float) -> float:
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] / 1000
+
+    return {"p50_ms": pct(50), "p90_ms": pct(90), "p99_ms": pct(99), "max_ms": ordered[-1] / 1000}
+
+
+def measure_broker_floor(bootstrap: str, rate: int, seconds: float, batch: int) -> dict[str, Any]:
+    """The broker's own produce → consumer-visible latency (same consumer settings, same message pattern).
+
+    tansu answers fetches on its own schedule (p50 ~50 ms even for a producer with linger.ms=0 whose acks take
+    ~1 ms), so this floor is what the engine's commit → consumer figure must be compared with.
+    """
+    topic = f"floor_{uuid.uuid4().hex[:8]}"
+    create_topic(bootstrap, topic, 1)
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0, "enable.idempotence": True, "acks": "all"})
+    producer.produce(topic, b"0")
+    producer.flush(10)
+    consumer = latency_consumer(bootstrap)
+    consumer.assign([TopicPartition(topic, 0, 1)])
+    consumer.consume(1, 1.0)
+    total = int(rate * seconds / batch) * batch
+
+    def produce() -> None:
+        interval = batch / rate
+        start = time.monotonic()
+        for i in range(total // batch):
+            delay = start + i * interval - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            now = str(time.time_ns() // 1000).encode()
+            for _ in range(batch):
+                producer.produce(topic, now)
+            producer.poll(0)
+        producer.flush(10)
+
+    thread = threading.Thread(target=produce, daemon=True)
+    thread.start()
+    latencies: list[int] = []
+    deadline = time.monotonic() + seconds + 30
+    while len(latencies) < total and time.monotonic() < deadline:
+        for msg in consumer.consume(1000, 0.05):
+            received_us = time.time_ns() // 1000
+            if msg.error() is None:
+                latencies.append(received_us - int(msg.value()))
+    thread.join(10)
+    consumer.close()
+    return {"records": len(latencies), **percentiles(latencies)}
+
+
+def measure_latency(db: Database, engine: Engine, rate: int, seconds: float, tx_rows: int) -> dict[str, Any]:
+    """Commit → consumer-visible latency at a steady ``rate`` rows/s in transactions of ``tx_rows`` rows."""
+    consumer = latency_consumer(engine.bootstrap)
     assert engine.watch is not None
-    ends = [engine.watch.consumer.get_watermark_offsets(tp, timeout=5)[1] for tp in engine.watch.partitions]
+    ends = engine.watch.ends()
     consumer.assign([TopicPartition(engine.topic, p, ends[p]) for p in range(engine.partitions)])
     consumer.consume(1, 1.0)  # connect and fetch metadata before the writer starts
     transactions = int(rate * seconds / tx_rows)
@@ -480,20 +654,12 @@ def measure_latency(db: Database, engine: Engine, rate: int, seconds: float, tx_
     consumer.close()
     if len(latencies) < expected:
         raise RuntimeError(f"latency run: received {len(latencies)} of {expected} records")
-    latencies.sort()
-
-    def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] / 1000
-
     return {
         "records": len(latencies),
         "rate": rate,
         "tx_rows": tx_rows,
         "elapsed": elapsed,
-        "p50_ms": pct(50),
-        "p90_ms": pct(90),
-        "p99_ms": pct(99),
-        "max_ms": latencies[-1] / 1000,
+        **percentiles(latencies),
         "writer_late_ticks": len(lag),
     }
 
@@ -502,8 +668,8 @@ def measure_latency(db: Database, engine: Engine, rate: int, seconds: float, tx_
 # Profiling
 
 
-def top_functions(raw: Path, limit: int = 15) -> str:
-    """Summarize py-spy's collapsed stacks: self and inclusive share per function."""
+def top_functions(raw: Path, limit: int = 15, within: str = "") -> str:
+    """Summarize py-spy's collapsed stacks: self and inclusive share per function (of stacks containing ``within``)."""
     self_counts: Counter[str] = Counter()
     total_counts: Counter[str] = Counter()
     samples = 0
@@ -512,6 +678,8 @@ def top_functions(raw: Path, limit: int = 15) -> str:
         if not stack:
             continue
         count = int(count_text)
+        if within and within not in stack:
+            continue
         frames = [
             f.split(" (")[0] + " (" + f.split(" (")[-1].split(":")[0].rsplit("/", 1)[-1] + ")" if " (" in f else f
             for f in stack.split(";")
@@ -526,7 +694,7 @@ def top_functions(raw: Path, limit: int = 15) -> str:
     return "\n".join(lines)
 
 
-def profile_run(engine: Engine, rows: int, out_dir: Path) -> str:
+def profile_run(engine: Engine, rows: int, out_dir: Path, idle: bool) -> str:
     """One extra (unmeasured) throughput run with ``py-spy record`` attached to the engine process."""
     py_spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
     if py_spy is None:
@@ -546,6 +714,7 @@ def profile_run(engine: Engine, rows: int, out_dir: Path) -> str:
             "raw",
             "-o",
             str(raw),
+            *(["--idle"] if idle else []),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -584,7 +753,11 @@ def main() -> int:
         help="extra engine worker property, e.g. producer.compression.type=lz4",
     )
     parser.add_argument("--profile", type=Path, metavar="DIR", help="also run py-spy on one extra engine run")
+    parser.add_argument("--profile-idle", action="store_true", help="include idle (waiting) samples in the profile")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the results as JSON")
+    parser.add_argument(
+        "--engine-code", type=Path, metavar="DIR", help="run the engine from another checkout (before/after figures)"
+    )
     args = parser.parse_args()
     worker_props = dict(item.split("=", 1) for item in args.worker_property)
 
@@ -598,21 +771,24 @@ def main() -> int:
     with PostgresServer().start() as pg, TansuBroker().start() as broker:
         db = Database(pg)
         db.setup()
-        engine = Engine(db, broker.bootstrap_servers, workdir, args.partitions, worker_props)
+        meter = CpuMeter(pg, broker)
+        engine = Engine(db, broker.bootstrap_servers, workdir, args.partitions, worker_props, meter)
         try:
-            # Warm-up: the first transaction carries the Relation message, the catalog lookups and topic metadata.
+            # pg_recvlogical first: the engine's slot does not exist yet, so the engine neither competes for CPU
+            # nor sees these rows. Each kind starts with an unmeasured 1000-row warm-up transaction (Relation
+            # message, catalog lookups, topic metadata).
             if not args.skip_baseline:
-                run_pg_recvlogical(db, bindir, 1000, workdir)
-            engine.start()
-            engine.throughput(1000)
-            for i in range(args.repeat):
-                if not args.skip_baseline:
-                    r = run_pg_recvlogical(db, bindir, args.rows, workdir)
+                run_pg_recvlogical(db, bindir, 1000, workdir, meter)
+                for i in range(args.repeat):
+                    r = run_pg_recvlogical(db, bindir, args.rows, workdir, meter)
                     recv.append(r)
                     log(
                         f"pg_recvlogical run {i + 1}: {r.rate:,.0f} rows/s ({r.seconds:.2f} s, "
                         f"{r.extra['bytes'] / 2**20:.0f} MB written, client CPU {r.cpu_s:.2f} s)"
                     )
+            engine.start(args.engine_code)
+            engine.throughput(1000)
+            for i in range(args.repeat):
                 r = engine.throughput(args.rows)
                 ours.append(r)
                 log(
@@ -625,8 +801,13 @@ def main() -> int:
                     f"latency: p50 {latency['p50_ms']:.1f} ms, p99 {latency['p99_ms']:.1f} ms "
                     f"over {latency['records']} records"
                 )
+                floor = measure_broker_floor(
+                    broker.bootstrap_servers, args.latency_rate, args.latency_seconds, args.latency_tx_rows
+                )
+                latency["broker_floor"] = floor
+                log(f"broker floor: p50 {floor['p50_ms']:.1f} ms, p99 {floor['p99_ms']:.1f} ms")
             if args.profile:
-                profile_text = profile_run(engine, args.rows, args.profile)
+                profile_text = profile_run(engine, args.rows, args.profile, args.profile_idle)
             assert engine.sampler is not None
             peak_rss = engine.sampler.peak
         finally:
@@ -653,6 +834,11 @@ def main() -> int:
                 f"p50 {latency['p50_ms']:.1f} ms, p99 {latency['p99_ms']:.1f} ms, max {latency['max_ms']:.1f} ms",
             ),
             ("  measured", "commit (source.ts_us) -> consumer received; upper bound of commit -> ack"),
+            (
+                "  broker floor (same consumer)",
+                f"p50 {latency['broker_floor']['p50_ms']:.1f} ms, p99 {latency['broker_floor']['p99_ms']:.1f} ms "
+                "(direct produce, linger.ms=0 -> consumer received)",
+            ),
         ]
     width = max(len(k) for k, _ in rows)
     print("\n" + "=" * (width + 40))
@@ -661,6 +847,15 @@ def main() -> int:
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
     print("=" * (width + 40))
+    print("\nCPU seconds per run (median), and the share of the run's wall time")
+    for title, runs in (("pg_recvlogical", recv), ("engine", ours)):
+        if not runs:
+            continue
+        wall = statistics.median(r.seconds for r in runs)
+        print(f"  {title} runs (wall {wall:.2f} s):")
+        for key in runs[0].extra["cpu"]:
+            value = statistics.median(r.extra["cpu"].get(key, 0.0) for r in runs)
+            print(f"    {key:<36} {value:6.2f} s  {100 * value / wall:5.0f} %")
     if profile_text:
         print("\n" + profile_text)
     if args.json:
@@ -671,6 +866,10 @@ def main() -> int:
                     "pg_recvlogical": [r.rate for r in recv],
                     "engine": [r.rate for r in ours],
                     "engine_cpu_s": [r.cpu_s for r in ours],
+                    "cpu_breakdown": {
+                        "pg_recvlogical": [r.extra["cpu"] for r in recv],
+                        "engine": [r.extra["cpu"] for r in ours],
+                    },
                     "ratio": ratio,
                     "peak_rss": peak_rss,
                     "latency": latency,

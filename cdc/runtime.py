@@ -90,12 +90,11 @@ class ConnectorRuntime:
             source.start(stored)
             last_commit = last_report = time.monotonic()
             sent_at_report = self.records_sent
-            send = producer.send
+            send_all = producer.send_all
             keepalive = source.keepalive
             while not self._stop.is_set() and not source.finished:
                 records = source.poll(self.max_batch, 0.2)
-                for record in records:
-                    send(record.topic, record.key, record.value, keepalive)
+                send_all(records, keepalive)
                 self.records_sent += len(records)
                 producer.poll()
                 now = time.monotonic()

@@ -11,15 +11,20 @@ value is already JSON-native.
 from __future__ import annotations
 
 import base64
+import binascii
 from typing import Any
 
 import orjson
 
 from schemas.connect import Schema
 
+_b2a_base64 = binascii.b2a_base64
+
 
 def _json_default(value: object) -> object:
     """orjson calls this only for types it does not know; Connect renders bytes as base64."""
+    if type(value) is bytes:  # Decimal and bytea values: the common case, without base64.b64encode's wrapper
+        return _b2a_base64(value, newline=False).decode("ascii")
     if isinstance(value, (bytes, bytearray, memoryview)):
         return base64.b64encode(value).decode("ascii")
     raise TypeError(f"cannot serialize {type(value).__name__} as a Connect JSON value")
@@ -51,4 +56,4 @@ class JsonConverter:
     @staticmethod
     def serialize(prepared: PreparedSchema, payload: Any) -> bytes:
         """Serialize one payload; the hot path, called once per key and once per value."""
-        return prepared.prefix + orjson.dumps(payload, default=_json_default) + prepared.suffix
+        return b"".join((prepared.prefix, orjson.dumps(payload, default=_json_default), prepared.suffix))

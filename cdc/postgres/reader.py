@@ -42,6 +42,7 @@ from schemas.json_converter import JsonConverter
 log = logging.getLogger("cdc.postgres.reader")
 
 _serialize = JsonConverter.serialize
+_new = tuple.__new__  # SourceRecord(...) without the NamedTuple's Python-level __new__ (hot path)
 
 
 class StreamReader:
@@ -310,7 +311,8 @@ class StreamReader:
             "ts_us": now_ns // 1000,
             "ts_ns": now_ns,
         }
-        return SourceRecord(table.topic, self._key_bytes(table, key_row), _serialize(table.value_schema, payload))
+        key = self._key_bytes(table, key_row)
+        return _new(SourceRecord, (table.topic, key, _serialize(table.value_schema, payload)))
 
     def _truncate_record(self, table: CapturedTable, lsn: int, now_ns: int) -> SourceRecord:
         payload = {

@@ -166,8 +166,10 @@ class ReplicationConnection:
 
     def read(self, timeout: float) -> XLogData | Keepalive | None:
         """The next stream message, or None if nothing arrived within ``timeout`` seconds."""
-        pgconn = self.pgconn
-        deadline = time.monotonic() + timeout
+        pgconn = self._pgconn
+        if pgconn is None:
+            raise RetriableError("replication connection is not open")
+        deadline = 0.0  # set when libpq has no complete message buffered: most calls return before that
         while True:
             nbytes, data = pgconn.get_copy_data(1)
             if nbytes > 0:
@@ -175,7 +177,7 @@ class ReplicationConnection:
                 kind = buf[0]
                 if kind == 119:  # 'w'
                     data_start, wal_end, _ = _XLOGDATA_HEADER.unpack_from(buf, 1)
-                    return XLogData(data_start, wal_end, buf[25:])
+                    return tuple.__new__(XLogData, (data_start, wal_end, buf[25:]))  # XLogData(...), faster
                 if kind == 107:  # 'k'
                     wal_end, _, reply = _KEEPALIVE.unpack_from(buf, 1)
                     return Keepalive(wal_end, bool(reply))
@@ -186,6 +188,8 @@ class ReplicationConnection:
                 raise RetriableError(f"replication stream ended by the server: {message.strip() or 'no reason'}")
             if nbytes == -2:
                 raise RetriableError(f"replication stream failed: {_server_message(pgconn)}")
+            if not deadline:
+                deadline = time.monotonic() + timeout
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None

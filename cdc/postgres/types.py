@@ -96,12 +96,19 @@ def _fixed_decimal(scale: int) -> Converter:
     """numeric(p,s) in precise mode: the text always carries exactly ``scale`` fraction digits."""
 
     def convert(s: str) -> bytes | None:
-        if s in _SPECIAL_NUMERICS:  # not representable as a Connect Decimal; Debezium emits null as well
-            return None
-        unscaled, text_scale = _decimal_parts(s)
-        if text_scale != scale:
-            unscaled *= 10 ** (scale - text_scale)
-        return _unscaled_bytes(unscaled)
+        # _decimal_parts and _unscaled_bytes inlined: this runs for every numeric value of the stream.
+        point = s.find(".")
+        if point < 0:
+            if s in _SPECIAL_NUMERICS:  # not representable as a Connect Decimal; Debezium emits null as well
+                return None
+            unscaled = int(s) * 10**scale
+        else:
+            unscaled = int(s[:point] + s[point + 1 :])
+            text_scale = len(s) - point - 1
+            if text_scale != scale:
+                unscaled *= 10 ** (scale - text_scale)
+        magnitude = unscaled if unscaled >= 0 else ~unscaled
+        return unscaled.to_bytes(magnitude.bit_length() // 8 + 1, "big", signed=True)
 
     return convert
 
@@ -226,8 +233,12 @@ def _micros_to_millis(converter: Converter) -> Converter:
 def _zoned_timestamp_converter(precision: int) -> Converter:
     """timestamptz → io.debezium.time.ZonedTimestamp: UTC, 'Z', fraction padded to the column precision."""
 
+    full_length = 23 + precision  # "2024-01-02 03:04:05.123456+00" for precision 6
+
     def convert(s: str) -> str:
         # Text in a UTC session: "2024-01-02 03:04:05.5+00"; PostgreSQL trims trailing fraction zeros.
+        if len(s) == full_length and s[19] == "." and s[4] == "-" and s.endswith("+00"):
+            return f"{s[:10]}T{s[11:-3]}Z"  # the common case: the fraction already has ``precision`` digits
         if s.endswith("+00") and s[4] == "-" and len(s) >= 22:
             base, frac = s[:10] + "T" + s[11:19], s[20:-3]
         elif s in ("infinity", "-infinity"):
