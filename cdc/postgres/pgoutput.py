@@ -162,7 +162,7 @@ def _unroll(count: int) -> Callable[[bytes, int], tuple[list[Any], int] | None]:
 
     It returns None when a column is anything else (unchanged TOAST, binary, unknown), and _tuple then decodes
     the tuple again with the generic loop. Without the loop and the list appends a six-column tuple decodes in
-    ~0.75 µs instead of ~1 µs (docs/performance.md).
+    ~0.8 µs instead of ~1 µs (docs/performance.md).
     """
     lines = ["def decode_tuple(buf, pos):"]
     for j in range(count):

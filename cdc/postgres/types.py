@@ -97,6 +97,7 @@ def _fixed_decimal(scale: int) -> Converter:
 
     def convert(s: str) -> bytes | None:
         # _decimal_parts and _unscaled_bytes inlined: this runs for every numeric value of the stream.
+        unscaled: int
         point = s.find(".")
         if point < 0:
             if s in _SPECIAL_NUMERICS:  # not representable as a Connect Decimal; Debezium emits null as well

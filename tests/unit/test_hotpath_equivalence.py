@@ -32,10 +32,20 @@ def _table(names: list[str], converters: list[Any], kept: tuple[int, ...] | None
     positions = kept if kept is not None else tuple(range(len(names)))
     columns = tuple(names[i] for i in positions)
     return CapturedTable(
-        relid=1, schema="s", name="t", topic="p.s.t", columns=columns, kept=kept,
-        converters=tuple(converters[i] for i in positions), key_positions=(0,), key_names=(columns[0],),
-        placeholders=tuple("__placeholder" for _ in positions), zero_fill={}, key_schema=_EMPTY,
-        value_schema=_EMPTY, has_key=True,
+        relid=1,
+        schema="s",
+        name="t",
+        topic="p.s.t",
+        columns=columns,
+        kept=kept,
+        converters=tuple(converters[i] for i in positions),
+        key_positions=(0,),
+        key_names=(columns[0],),
+        placeholders=tuple("__placeholder" for _ in positions),
+        zero_fill={},
+        key_schema=_EMPTY,
+        value_schema=_EMPTY,
+        has_key=True,
     )
 
 
@@ -80,7 +90,7 @@ def _tuple_data(rnd: random.Random, count: int) -> tuple[bytes, list[Any]]:
             out.append(b"u")
             expected.append(UNCHANGED_TOAST)
         else:
-            text = "".join(rnd.choice("ab\x00\"é✓🚀") for _ in range(rnd.randint(0, 6)))
+            text = "".join(rnd.choice('ab\x00"é✓🚀') for _ in range(rnd.randint(0, 6)))
             raw = text.encode()
             out.append(b"t" + struct.pack(">i", len(raw)) + raw)
             expected.append(text)
