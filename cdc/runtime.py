@@ -71,7 +71,9 @@ class ConnectorRuntime:
         engine, worker = self.engine, self.engine.worker
         server = engine.connector.topic_prefix
         store = OffsetStore(
-            worker.bootstrap_servers, worker.offset_storage_topic, worker.offset_storage_partitions,
+            worker.bootstrap_servers,
+            worker.offset_storage_topic,
+            worker.offset_storage_partitions,
             worker.offset_storage_replication_factor,
         )
         store.ensure_topic()
@@ -121,8 +123,9 @@ class ConnectorRuntime:
         if position is None or position == self._last_committed:
             return
         if not producer.flush(timeout_s, source.keepalive):
-            log.warning("offset commit skipped: %d records not acknowledged within %.0fs", producer.in_flight(),
-                        timeout_s)
+            log.warning(
+                "offset commit skipped: %d records not acknowledged within %.0fs", producer.in_flight(), timeout_s
+            )
             return
         store.write(self.engine.name, self.engine.connector.topic_prefix, position)
         source.committed(position)

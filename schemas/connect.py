@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # Connect's primitive and container type names, as they appear in JSON schemas.
-PRIMITIVE_TYPES = frozenset(
-    {"int8", "int16", "int32", "int64", "float32", "float64", "boolean", "string", "bytes"}
-)
+PRIMITIVE_TYPES = frozenset({"int8", "int16", "int32", "int64", "float32", "float64", "boolean", "string", "bytes"})
 
 # Connect's FLOAT32/FLOAT64 are spelled "float"/"double" in JsonConverter's schema JSON (JsonSchema.java).
 _JSON_TYPE_NAMES = {"float32": "float", "float64": "double"}
@@ -45,8 +43,15 @@ class Schema:
     def with_optional(self, optional: bool) -> Schema:
         """The same schema with a different ``optional`` flag (column nullability is decided per table)."""
         return Schema(
-            self.type, optional, self.name, self.version, self.parameters, self.default, self.fields,
-            self.items, self.doc,
+            self.type,
+            optional,
+            self.name,
+            self.version,
+            self.parameters,
+            self.default,
+            self.fields,
+            self.items,
+            self.doc,
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -17,8 +17,9 @@ VALUE_SCHEMA = struct("io.debezium.connector.common.Heartbeat", [Field("ts_ms", 
 class HeartbeatEmitter:
     """Builds heartbeat records for one logical server; schemas are rendered once."""
 
-    def __init__(self, heartbeat_prefix: str, server: str, key_converter: JsonConverter,
-                 value_converter: JsonConverter) -> None:
+    def __init__(
+        self, heartbeat_prefix: str, server: str, key_converter: JsonConverter, value_converter: JsonConverter
+    ) -> None:
         self.topic = f"{heartbeat_prefix}.{server}"
         self.server = server
         self._key = key_converter.serialize(key_converter.prepare(KEY_SCHEMA), {"serverName": server})

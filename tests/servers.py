@@ -287,8 +287,7 @@ def _drop_database(admin_dsn: str, name: str, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
         while True:
             conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = %s AND pid <> pg_backend_pid()",
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
                 (name,),
             )
             conn.execute(
@@ -298,8 +297,7 @@ def _drop_database(admin_dsn: str, name: str, timeout: float = 10.0) -> None:
             )
             try:
                 conn.execute(
-                    "SELECT pg_drop_replication_slot(slot_name)"
-                    " FROM pg_replication_slots WHERE database = %s",
+                    "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = %s",
                     (name,),
                 )
             except psycopg.errors.ObjectInUse:
@@ -606,8 +604,7 @@ class PostgresServer:
             )
         except subprocess.TimeoutExpired as exc:
             raise ServerStartError(
-                f"{argv!r} timed out after {timeout}s; log tail:\n"
-                + (_tail(self.logfile) if self._tmpdir else "")
+                f"{argv!r} timed out after {timeout}s; log tail:\n" + (_tail(self.logfile) if self._tmpdir else "")
             ) from exc
         if proc.returncode != 0:
             raise ServerStartError(
@@ -1007,8 +1004,7 @@ class TansuBroker:
             assert self._proc is not None
             if self._proc.poll() is not None:
                 raise ServerStartError(
-                    f"tansu exited with {self._proc.returncode}; "
-                    f"log tail ({self.logfile}):\n{_tail(self.logfile)}"
+                    f"tansu exited with {self._proc.returncode}; log tail ({self.logfile}):\n{_tail(self.logfile)}"
                 )
 
         while not _port_accepts(self.host, self.port):

@@ -37,10 +37,7 @@ def test_postgres_logical_replication_ready(postgres_server: PostgresEndpoint, p
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             seen += [
-                row[0]
-                for row in conn.execute(
-                    "SELECT data FROM pg_logical_slot_get_changes('smoke_slot', NULL, NULL)"
-                )
+                row[0] for row in conn.execute("SELECT data FROM pg_logical_slot_get_changes('smoke_slot', NULL, NULL)")
             ]
             if any("INSERT" in data and "42" in data for data in seen):
                 break

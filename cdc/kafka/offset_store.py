@@ -50,9 +50,7 @@ class OffsetStore:
             raise RetriableError(f"cannot reach Kafka at {self.bootstrap}: {exc}") from None
         if self.topic in metadata.topics and not metadata.topics[self.topic].error:
             return
-        new = NewTopic(
-            self.topic, self.partitions, self.replication_factor, config={"cleanup.policy": "compact"}
-        )
+        new = NewTopic(self.topic, self.partitions, self.replication_factor, config={"cleanup.policy": "compact"})
         for future in admin.create_topics([new], operation_timeout=timeout_s).values():
             try:
                 future.result()

@@ -195,8 +195,16 @@ class Catalog:
         )
         if not rows:
             return None
-        keys = ("slot_name", "plugin", "slot_type", "database", "active", "active_pid", "confirmed_flush_lsn",
-                "restart_lsn")
+        keys = (
+            "slot_name",
+            "plugin",
+            "slot_type",
+            "database",
+            "active",
+            "active_pid",
+            "confirmed_flush_lsn",
+            "restart_lsn",
+        )
         return dict(zip(keys, rows[0], strict=True))
 
     def drop_slot(self, name: str) -> None:

@@ -260,11 +260,7 @@ class StreamReader:
         elif kind is Update:
             after = table.row(msg.new)
             before = None if msg.old is None else table.old_row(msg.old_kind, msg.old)
-            if (
-                before is not None
-                and table.has_key
-                and table.key(before) != table.key(after)
-            ):
+            if before is not None and table.has_key and table.key(before) != table.key(after):
                 # Primary key changed: Debezium emits delete(old key) + tombstone + create(new key).
                 if "d" not in self.skipped_ops:
                     out.append(self._record(table, before, None, "d", lsn, now_ns, before))

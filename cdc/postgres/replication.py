@@ -81,9 +81,7 @@ class ReplicationConnection:
 
     def connect(self) -> None:
         """Open the connection; RetriableError if the server is unreachable, FatalError if refused for good."""
-        pgconn = pq.PGconn.connect(
-            f"{self._conninfo} replication=database options='{SESSION_OPTIONS}'".encode()
-        )
+        pgconn = pq.PGconn.connect(f"{self._conninfo} replication=database options='{SESSION_OPTIONS}'".encode())
         if pgconn.status != pq.ConnStatus.OK:
             message = _server_message(pgconn)
             pgconn.finish()

@@ -95,7 +95,12 @@ class PostgresSource:
         self.catalog.ensure_publication(cfg.publication_name, cfg.publication_autocreate_mode, captured)
         mapper = TypeMapper(cfg.decimal_handling_mode, _time_mode(cfg.time_precision_mode), self.catalog.resolve_type)
         self.registry = TableRegistry(
-            self.catalog, table_filter, cfg.topic_prefix, mapper, self.key_converter, self.value_converter,
+            self.catalog,
+            table_filter,
+            cfg.topic_prefix,
+            mapper,
+            self.key_converter,
+            self.value_converter,
             cfg.unavailable_value_placeholder,
         )
 
@@ -164,9 +169,7 @@ class PostgresSource:
                 continue
             table = self.registry.from_catalog(info)
             tables.append(PostgresSnapshotTable(self._snapshot_tx.conn, info, table, self.cfg.snapshot_fetch_size))
-        log.info(
-            "snapshot of %d table(s) at %s (snapshot %s)", len(tables), lsn_to_str(lsn), snapshot_name
-        )
+        log.info("snapshot of %d table(s) at %s (snapshot %s)", len(tables), lsn_to_str(lsn), snapshot_name)
         self.progress.__enter__()
         self._snapshot_rows = marked_rows(tables, self.progress)  # type: ignore[arg-type]
         self._snapshot_position = PostgresOffset(lsn=lsn, tx_id=self._snapshot_tx.tx_id, snapshot=True)
@@ -180,13 +183,23 @@ class PostgresSource:
                 cfg.topic_heartbeat_prefix, cfg.topic_prefix, self.key_converter, self.value_converter
             )
         self.reader = StreamReader(
-            self.repl, self.registry, self.catalog, offset, cfg.topic_prefix, cfg.database_dbname,
-            cfg.skipped_ops(), cfg.tombstones_on_delete, heartbeat, cfg.heartbeat_interval_ms / 1000,
+            self.repl,
+            self.registry,
+            self.catalog,
+            offset,
+            cfg.topic_prefix,
+            cfg.database_dbname,
+            cfg.skipped_ops(),
+            cfg.tombstones_on_delete,
+            heartbeat,
+            cfg.heartbeat_interval_ms / 1000,
             cfg.status_update_interval_ms / 1000,
         )
         self.repl.start_replication(cfg.slot_name, offset.lsn, cfg.publication_name)
         log.info(
-            "streaming from slot %s at %s%s", cfg.slot_name, lsn_to_str(offset.lsn),
+            "streaming from slot %s at %s%s",
+            cfg.slot_name,
+            lsn_to_str(offset.lsn),
             f" (inside transaction committing at {lsn_to_str(offset.lsn_commit or 0)})" if offset.events else "",
         )
 
@@ -212,8 +225,15 @@ class PostgresSource:
                 "before": None,
                 "after": row,
                 "source": source_block(
-                    self.cfg.topic_prefix, self.cfg.database_dbname, table.schema, table.name, now_ns // 1000,
-                    marked.marker, tx_id, self._snapshot_lsn, f'[null,"{self._snapshot_lsn}"]',
+                    self.cfg.topic_prefix,
+                    self.cfg.database_dbname,
+                    table.schema,
+                    table.name,
+                    now_ns // 1000,
+                    marked.marker,
+                    tx_id,
+                    self._snapshot_lsn,
+                    f'[null,"{self._snapshot_lsn}"]',
                 ),
                 "transaction": None,
                 "op": "r",
@@ -236,8 +256,11 @@ class PostgresSource:
             self._snapshot_tx = None
         self.progress.__exit__(None, None, None)
         self._snapshot_position = PostgresOffset(
-            lsn=self._snapshot_lsn, tx_id=self._snapshot_position.tx_id, ts_usec=time.time_ns() // 1000,
-            snapshot=True, last_snapshot_record=True,
+            lsn=self._snapshot_lsn,
+            tx_id=self._snapshot_position.tx_id,
+            ts_usec=time.time_ns() // 1000,
+            snapshot=True,
+            last_snapshot_record=True,
         )
         log.info("snapshot completed")
         if self.cfg.snapshot_mode == "initial_only":
@@ -294,6 +317,5 @@ def _parse_offset(stored: dict[str, Any] | None) -> PostgresOffset | None:
         return PostgresOffset.from_dict(stored)
     except (KeyError, TypeError, ValueError) as exc:
         raise FatalError(
-            f"the stored offset {stored!r} is not a PostgreSQL offset ({exc}); "
-            "reset it with cdc-engine offsets --reset"
+            f"the stored offset {stored!r} is not a PostgreSQL offset ({exc}); reset it with cdc-engine offsets --reset"
         ) from None

@@ -224,7 +224,8 @@ class TableRegistry:
     ) -> CapturedTable:
         topic = f"{self.prefix}.{schema_name}.{table_name}"
         kept_positions = [
-            i for i, (name, *_rest) in enumerate(columns)
+            i
+            for i, (name, *_rest) in enumerate(columns)
             if name in primary_key or self.filter.includes_column(schema_name, table_name, name)
         ]
         fields: list[Field] = []

@@ -354,8 +354,7 @@ def _array_converter(element: Converter) -> Converter:
 
 def _convert_elements(items: list[Any], element: Converter) -> list[Any]:
     return [
-        None if v is None else (_convert_elements(v, element) if isinstance(v, list) else element(v))
-        for v in items
+        None if v is None else (_convert_elements(v, element) if isinstance(v, list) else element(v)) for v in items
     ]
 
 

@@ -33,7 +33,8 @@ def test_postgres_restart_is_retried_and_nothing_is_lost(kafka_broker: Any) -> N
                 for i in range(51, 101):
                     conn.execute("INSERT INTO t VALUES (%s, 'after restart')", (i,))
             wait_for(
-                lambda: _ids(kafka_broker.bootstrap_servers, topic) >= set(range(1, 101)), 60,
+                lambda: _ids(kafka_broker.bootstrap_servers, topic) >= set(range(1, 101)),
+                60,
                 what="all 100 rows after the PostgreSQL restart",
             )
 

@@ -40,7 +40,11 @@ def test_snapshot_then_stream(postgres_server: Any, kafka_broker: Any, pg_databa
     assert created["before"] is None and created["after"] == {"id": 3, "name": "cy", "email": "c@x"}
     src = created["source"]
     assert (src["connector"], src["name"], src["db"], src["schema"], src["table"]) == (
-        "postgresql", doc["name"], pg_database, "public", "customers",
+        "postgresql",
+        doc["name"],
+        pg_database,
+        "public",
+        "customers",
     )
     assert src["snapshot"] == "false" and isinstance(src["txId"], int) and isinstance(src["lsn"], int)
     updated = by_key[2][1]
