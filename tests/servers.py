@@ -179,7 +179,7 @@ def _conf_quote(value: str) -> str:
 
 
 # Objects with a ``stop()`` method still running at interpreter exit.
-_LIVE_SERVERS: weakref.WeakSet[PostgresServer | TansuBroker] = weakref.WeakSet()
+_LIVE_SERVERS: weakref.WeakSet[_LocalServer] = weakref.WeakSet()
 
 
 @atexit.register
@@ -368,7 +368,57 @@ def find_postgres_bindir() -> Path:
     )
 
 
-class PostgresServer:
+class _LocalServer:
+    """What :class:`PostgresServer` and :class:`TansuBroker` share: a loopback port and a temp dir, both set by
+    ``start()``, and a ``stop()`` that is safe to call more than once."""
+
+    def __init__(self, base_tmpdir: str | os.PathLike[str] | None) -> None:
+        self._base_tmpdir = str(base_tmpdir) if base_tmpdir is not None else None
+        self._tmpdir: Path | None = None
+        self._port: int | None = None
+
+    @property
+    def host(self) -> str:
+        """The loopback address the server listens on (``127.0.0.1``)."""
+        return _LOOPBACK
+
+    @property
+    def port(self) -> int:
+        """The TCP port the server listens on.
+
+        :raises RuntimeError: if the server has not been started.
+        """
+        if self._port is None:
+            raise self._not_started()
+        return self._port
+
+    def stop(self) -> None:
+        """Stop the server and delete its temp dir."""
+        raise NotImplementedError
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Stop the server and remove its temp dir."""
+        self.stop()
+
+    def _not_started(self) -> RuntimeError:
+        return RuntimeError(f"{type(self).__name__} has not been started")
+
+    def _make_tmpdir(self, prefix: str) -> Path:
+        """Create the temp dir and register the server with the stop-at-exit safety net."""
+        self._tmpdir = Path(tempfile.mkdtemp(prefix=prefix, dir=self._base_tmpdir))
+        _LIVE_SERVERS.add(self)
+        return self._tmpdir
+
+    def _remove_tmpdir(self) -> None:
+        """Unregister the server and delete its temp dir (unless ``ENV_KEEP_DIRS`` asks to keep it)."""
+        _LIVE_SERVERS.discard(self)
+        if self._tmpdir is not None:
+            if not _keep_dirs():
+                shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+
+class PostgresServer(_LocalServer):
     """A throwaway PostgreSQL cluster in a temporary directory.
 
     ``start()`` runs ``initdb`` into a fresh temp dir, configures the cluster
@@ -409,30 +459,13 @@ class PostgresServer:
             system temp dir).  When running as root it must be traversable by
             the ``postgres`` OS user.
         """
+        super().__init__(base_tmpdir)
         self._bindir_arg = Path(bindir) if bindir is not None else None
-        self._base_tmpdir = str(base_tmpdir) if base_tmpdir is not None else None
         self._bindir: Path | None = None
-        self._tmpdir: Path | None = None
-        self._port: int | None = None
         self._running = False
         self._settings: dict[str, str] = {}
 
     # -- properties --------------------------------------------------------
-
-    @property
-    def host(self) -> str:
-        """The loopback address the server listens on (``127.0.0.1``)."""
-        return _LOOPBACK
-
-    @property
-    def port(self) -> int:
-        """The TCP port the server listens on.
-
-        :raises RuntimeError: if the server has not been started.
-        """
-        if self._port is None:
-            raise RuntimeError("PostgresServer has not been started")
-        return self._port
 
     @property
     def user(self) -> str:
@@ -448,7 +481,7 @@ class PostgresServer:
     def tmpdir(self) -> Path:
         """The temp dir holding ``data/`` (the cluster), the log and the socket."""
         if self._tmpdir is None:
-            raise RuntimeError("PostgresServer has not been started")
+            raise self._not_started()
         return self._tmpdir
 
     @property
@@ -493,17 +526,16 @@ class PostgresServer:
         if self._running:
             raise RuntimeError("PostgresServer is already running")
         self._bindir = self._bindir_arg or find_postgres_bindir()
-        self._tmpdir = Path(tempfile.mkdtemp(prefix="cdc-pg-", dir=self._base_tmpdir))
-        _LIVE_SERVERS.add(self)
+        tmpdir = self._make_tmpdir("cdc-pg-")
         try:
             if _running_as_root():
-                os.chmod(self._tmpdir, 0o700)
+                os.chmod(tmpdir, 0o700)
                 entry = pwd.getpwnam(_PG_OS_USER)
-                os.chown(self._tmpdir, entry.pw_uid, entry.pw_gid)
+                os.chown(tmpdir, entry.pw_uid, entry.pw_gid)
             self._initdb()
             self._settings = {
                 "listen_addresses": _LOOPBACK,
-                "unix_socket_directories": str(self._tmpdir),
+                "unix_socket_directories": str(tmpdir),
                 "wal_level": wal_level,
                 "max_replication_slots": "20",
                 "max_wal_senders": "20",
@@ -537,11 +569,7 @@ class PostgresServer:
             except ServerStartError:
                 self._kill_postmaster()
         self._running = False
-        _LIVE_SERVERS.discard(self)
-        if tmpdir is not None:
-            if not _keep_dirs():
-                shutil.rmtree(tmpdir, ignore_errors=True)
-            self._tmpdir = None
+        self._remove_tmpdir()
 
     def restart(self, mode: str = "fast") -> None:
         """Restart the server on the same port and data directory.
@@ -567,15 +595,6 @@ class PostgresServer:
         if not self._running:
             self.start()
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop the server and remove its temp dir."""
-        self.stop()
 
     def __repr__(self) -> str:
         """Return a short description including the port when started."""
@@ -830,7 +849,7 @@ def find_tansu_binary() -> Path:
     )
 
 
-class TansuBroker:
+class TansuBroker(_LocalServer):
     """A throwaway, memory-only tansu broker on a free loopback port.
 
     ``start()`` launches ``tansu broker`` with listener and advertised listener
@@ -855,27 +874,10 @@ class TansuBroker:
             when omitted.
         :param base_tmpdir: parent directory for the log temp dir.
         """
+        super().__init__(base_tmpdir)
         self._binary_arg = Path(binary) if binary is not None else None
-        self._base_tmpdir = str(base_tmpdir) if base_tmpdir is not None else None
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
-        self._tmpdir: Path | None = None
-        self._port: int | None = None
-
-    @property
-    def host(self) -> str:
-        """The loopback address the broker listens on."""
-        return _LOOPBACK
-
-    @property
-    def port(self) -> int:
-        """The broker's TCP port.
-
-        :raises RuntimeError: if the broker has not been started.
-        """
-        if self._port is None:
-            raise RuntimeError("TansuBroker has not been started")
-        return self._port
 
     @property
     def bootstrap_servers(self) -> str:
@@ -886,7 +888,7 @@ class TansuBroker:
     def logfile(self) -> Path:
         """The broker's combined stdout/stderr log."""
         if self._tmpdir is None:
-            raise RuntimeError("TansuBroker has not been started")
+            raise self._not_started()
         return self._tmpdir / "broker.log"
 
     @property
@@ -905,8 +907,7 @@ class TansuBroker:
         if self._proc is not None:
             raise RuntimeError("TansuBroker is already running")
         binary = self._binary_arg or find_tansu_binary()
-        self._tmpdir = Path(tempfile.mkdtemp(prefix="cdc-tansu-", dir=self._base_tmpdir))
-        _LIVE_SERVERS.add(self)
+        self._make_tmpdir("cdc-tansu-")
         env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV_VARS}
         try:
             for attempt in range(1, max(1, attempts) + 1):
@@ -951,26 +952,13 @@ class TansuBroker:
         Safe to call more than once and on a broker that never started.
         """
         self._terminate()
-        _LIVE_SERVERS.discard(self)
-        if self._tmpdir is not None:
-            if not _keep_dirs():
-                shutil.rmtree(self._tmpdir, ignore_errors=True)
-            self._tmpdir = None
+        self._remove_tmpdir()
 
     def __enter__(self) -> TansuBroker:
         """Start the broker unless already running."""
         if self._proc is None:
             self.start()
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop the broker."""
-        self.stop()
 
     def __repr__(self) -> str:
         """Return a short description including the port when started."""

@@ -14,16 +14,40 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from confluent_kafka import Consumer, KafkaError, TopicPartition
+from topic_tally import TopicTally
 
 from cdc.config import load_engine_config
 from cdc.runtime import ConnectorRuntime
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def execute(dsn: str, *statements: str) -> None:
+    """Run ``statements`` one after the other on an autocommit connection to ``dsn``."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement)
+
+
+def connection_properties(postgres_server: Any, dbname: str, name: str) -> dict[str, Any]:
+    """The database connection, topic prefix, slot and publication of a connector called ``name``."""
+    return {
+        "database.hostname": postgres_server.host,
+        "database.port": postgres_server.port,
+        "database.user": postgres_server.user,
+        "database.password": postgres_server.password,
+        "database.dbname": dbname,
+        "topic.prefix": name,
+        "slot.name": name,
+        "publication.name": f"pub_{name}",
+    }
 
 
 def connector_document(
@@ -34,19 +58,41 @@ def connector_document(
     name = name or f"conn_{uuid.uuid4().hex[:8]}"
     worker = {"bootstrap.servers": kafka_bootstrap, "offset.flush.interval.ms": 200, "offset.storage.partitions": 1}
     worker.update(props.pop("worker", {}))
-    config = {
-        "connector.class": "postgres",
-        "database.hostname": postgres_server.host,
-        "database.port": postgres_server.port,
-        "database.user": postgres_server.user,
-        "database.password": postgres_server.password,
-        "database.dbname": dbname,
-        "topic.prefix": name,
-        "slot.name": name,
-        "publication.name": f"pub_{name}",
-    }
+    config = {"connector.class": "postgres", **connection_properties(postgres_server, dbname, name)}
     config.update(props)
     return {"name": name, "config": config, "worker": worker}
+
+
+def streaming_only_connector(
+    postgres_server: Any, kafka_broker: Any, dbname: str, ddl: str, **props: Any
+) -> tuple[str, dict[str, Any]]:
+    """Run ``ddl`` in ``dbname``; (its DSN, a connector document with ``snapshot.mode=never`` and ``props``)."""
+    dsn = postgres_server.dsn(dbname)
+    execute(dsn, ddl)
+    doc = connector_document(
+        postgres_server, kafka_broker.bootstrap_servers, dbname, **{"snapshot.mode": "never"}, **props
+    )
+    return dsn, doc
+
+
+def wait_streaming(postgres_server: Any, doc: dict[str, Any]) -> None:
+    """Wait until the connector streams from its slot: changes committed from now on arrive as stream events.
+
+    A slot is also "active" while it is being created (so pg_replication_slots alone is not enough); only a
+    walsender past START_REPLICATION that has caught up reports state ``streaming``.
+    """
+    slot = doc["config"]["slot.name"]
+
+    def streaming() -> bool:
+        with psycopg.connect(postgres_server.dsn("postgres"), autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT r.state FROM pg_replication_slots s JOIN pg_stat_replication r ON r.pid = s.active_pid"
+                " WHERE s.slot_name = %s",
+                (slot,),
+            ).fetchone()
+        return bool(row and row[0] == "streaming")
+
+    wait_for(streaming, timeout=30, interval=0.1, what=f"slot {slot} to be streaming")
 
 
 class EngineThread:
@@ -111,6 +157,21 @@ class EngineProcess:
         assert self.proc is not None
         self.proc.kill()
         self.proc.wait(10)
+
+    def kill_if_running(self) -> None:
+        """SIGKILL the process unless it was never started or has already exited (for ``finally`` blocks)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.kill()
+
+    def wait_logged_streaming(self, timeout: float = 60) -> None:
+        """Wait until the engine logged that it streams from its slot."""
+        wait_for(lambda: "streaming from slot" in self.log(), timeout, what="engine streaming")
+
+    def stop_and_drain(self, tally: TopicTally) -> Counter[Hashable]:
+        """SIGTERM the engine (it must exit 0), then drain ``tally`` until idle; its final counts."""
+        assert self.terminate() == 0
+        tally.drain(idle_s=1.0)
+        return tally.counts
 
     @property
     def pid(self) -> int:

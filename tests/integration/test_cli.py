@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from engine_helpers import REPO, read_topic, wait_for_records
+from engine_helpers import REPO, connection_properties, read_topic, wait_for_records
 from servers import PostgresServer
 
 ENV_UNSET = "CDC_TEST_SURELY_UNSET_VARIABLE"
@@ -186,14 +186,7 @@ def _rest_json(postgres_server: Any, dbname: str, name: str, **extra: str) -> di
     config = {
         "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
         "tasks.max": "1",
-        "database.hostname": postgres_server.host,
-        "database.port": str(postgres_server.port),
-        "database.user": postgres_server.user,
-        "database.password": postgres_server.password,
-        "database.dbname": dbname,
-        "topic.prefix": name,
-        "slot.name": name,
-        "publication.name": f"pub_{name}",
+        **{k: str(v) for k, v in connection_properties(postgres_server, dbname, name).items()},
         "plugin.name": "pgoutput",
         "tombstones.on.delete": "false",
         "heartbeat.interval.ms": "0",

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from engine_helpers import EngineProcess, connector_document, wait_for
+from engine_helpers import EngineProcess, streaming_only_connector
 from topic_tally import TopicTally, value_summary
 
 KILLS = 6
@@ -117,15 +117,8 @@ def test_kill9_while_writing_loses_nothing(
     seed = int(os.environ.get("CDC_TEST_SEED") or random.randrange(1 << 30))
     rng = random.Random(seed)
     print(f"\n[crash] seed {seed} (CDC_TEST_SEED={seed} replays the schedule)")
-    dsn = postgres_server.dsn(pg_database)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(DDL)
-    doc = connector_document(
-        postgres_server,
-        kafka_broker.bootstrap_servers,
-        pg_database,
-        **{"snapshot.mode": "never"},
-        worker={"offset.flush.interval.ms": 200},
+    dsn, doc = streaming_only_connector(
+        postgres_server, kafka_broker, pg_database, DDL, worker={"offset.flush.interval.ms": 200}
     )
     topic = f"{doc['name']}.public.payments"
     engine = EngineProcess(doc, tmp_path).start()
@@ -133,7 +126,7 @@ def test_kill9_while_writing_loses_nothing(
     tally: TopicTally | None = None
     kill_times: list[float] = []
     try:
-        wait_for(lambda: "streaming from slot" in engine.log(), 60, what="engine streaming")
+        engine.wait_logged_streaming()
         writer.start()
         tally = TopicTally(kafka_broker.bootstrap_servers, topic, summary=value_summary)
         for _ in range(KILLS):
@@ -149,12 +142,9 @@ def test_kill9_while_writing_loses_nothing(
         expected = writer.committed
         tally.wait_until(lambda t: expected <= t.counts.keys(), 60, "every committed change in the topic")
         caught_up = time.monotonic()
-        assert engine.terminate() == 0
-        tally.drain(idle_s=1.0)
-        counts = tally.counts
+        counts = engine.stop_and_drain(tally)
     finally:
-        if engine.proc is not None and engine.proc.poll() is None:
-            engine.kill()
+        engine.kill_if_running()
         writer.halt()
         if tally is not None:
             tally.close()

@@ -23,7 +23,7 @@ from typing import Any
 
 import psutil
 import psycopg
-from engine_helpers import EngineProcess, connector_document, wait_for
+from engine_helpers import EngineProcess, connector_document, streaming_only_connector
 from topic_tally import TopicTally
 
 from cdc.kafka.offset_store import OffsetStore
@@ -96,31 +96,19 @@ class RssSampler:
         return self.peak / 1e6
 
 
-def _setup(postgres_server: Any, kafka_broker: Any, pg_database: str, **props: Any) -> tuple[str, dict[str, Any]]:
-    dsn = postgres_server.dsn(pg_database)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(DDL)
-    doc = connector_document(
-        postgres_server, kafka_broker.bootstrap_servers, pg_database, **{"snapshot.mode": "never"}, **props
-    )
-    return dsn, doc
-
-
-def _wait_streaming(engine: EngineProcess) -> None:
-    wait_for(lambda: "streaming from slot" in engine.log(), 60, what="engine streaming")
-
-
 def test_500k_row_transaction_bounded_memory(
     postgres_server: Any, kafka_broker: Any, pg_database: str, tmp_path: Path
 ) -> None:
     started = time.monotonic()
-    dsn, doc = _setup(postgres_server, kafka_broker, pg_database, worker={"offset.flush.interval.ms": 500})
+    dsn, doc = streaming_only_connector(
+        postgres_server, kafka_broker, pg_database, DDL, worker={"offset.flush.interval.ms": 500}
+    )
     topic = f"{doc['name']}.public.orders"
     engine = EngineProcess(doc, tmp_path).start()
     sampler = RssSampler()
     sampler.watch(engine.pid)
     try:
-        _wait_streaming(engine)
+        engine.wait_logged_streaming()
         idle_rss_mb = psutil.Process(engine.pid).memory_info().rss / 1e6
         with psycopg.connect(dsn) as conn:
             conn.execute(BIG_INSERT)
@@ -128,15 +116,13 @@ def test_500k_row_transaction_bounded_memory(
         with TopicTally(kafka_broker.bootstrap_servers, topic) as tally:
             tally.wait_until(lambda t: t.distinct >= ROWS, 300, f"{ROWS} rows in {topic}")
             delivered = time.monotonic()
-            assert engine.terminate() == 0
-            tally.drain(idle_s=1.0)
-            missing = sum(1 for i in range(1, ROWS + 1) if i not in tally.counts)
+            counts = engine.stop_and_drain(tally)
+            missing = sum(1 for i in range(1, ROWS + 1) if i not in counts)
             duplicates = tally.duplicates
             total = tally.total
             megabytes = tally.bytes / 1e6
     finally:
-        if engine.proc is not None and engine.proc.poll() is None:
-            engine.kill()
+        engine.kill_if_running()
         sampler.stop()
     print(
         f"\n[large-tx] {ROWS} rows in one transaction: {total} records ({megabytes:.0f} MB), {missing} missing, "
@@ -157,7 +143,7 @@ def test_500k_row_transaction_kill_mid_transaction(
     # Uncompressed records cap the engine at tansu's ingest rate (~40k rows/s): with lz4 (the default) it streams
     # the whole transaction before the tally below has consumed kill_at rows, and the kill lands after the commit.
     worker = {"offset.flush.interval.ms": 300, "producer.compression.type": "none"}
-    dsn, doc = _setup(postgres_server, kafka_broker, pg_database, worker=worker)
+    dsn, doc = streaming_only_connector(postgres_server, kafka_broker, pg_database, DDL, worker=worker)
     topic = f"{doc['name']}.public.orders"
     store = OffsetStore(kafka_broker.bootstrap_servers, "connect-offsets", 1)
     engine = EngineProcess(doc, tmp_path).start()
@@ -166,7 +152,7 @@ def test_500k_row_transaction_kill_mid_transaction(
     kill_at = random.randint(ROWS // 5, ROWS * 3 // 5)
     tally: TopicTally | None = None
     try:
-        _wait_streaming(engine)
+        engine.wait_logged_streaming()
         with psycopg.connect(dsn) as conn:
             conn.execute(BIG_INSERT)
         tally = TopicTally(kafka_broker.bootstrap_servers, topic)
@@ -185,12 +171,9 @@ def test_500k_row_transaction_kill_mid_transaction(
         sampler.watch(engine.pid)
         tally.wait_until(lambda t: t.distinct >= ROWS, 300, f"{ROWS} rows in {topic}")
         delivered = time.monotonic()
-        assert engine.terminate() == 0
-        tally.drain(idle_s=1.0)
-        counts = tally.counts
+        counts = engine.stop_and_drain(tally)
     finally:
-        if engine.proc is not None and engine.proc.poll() is None:
-            engine.kill()
+        engine.kill_if_running()
         if tally is not None:
             tally.close()
         sampler.stop()
@@ -236,7 +219,7 @@ def test_long_filtered_transaction_keeps_replication_alive(
     topic = f"{doc['name']}.public.orders"
     engine = EngineProcess(doc, tmp_path).start()
     try:
-        _wait_streaming(engine)
+        engine.wait_logged_streaming()
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(
                 "INSERT INTO audit_bulk SELECT g, md5(g::text) FROM generate_series(1, %s) AS g", (FILTERED_ROWS,)
@@ -248,8 +231,7 @@ def test_long_filtered_transaction_keeps_replication_alive(
         arrived = time.monotonic() - committed
         assert engine.terminate() == 0
     finally:
-        if engine.proc is not None and engine.proc.poll() is None:
-            engine.kill()
+        engine.kill_if_running()
     log = engine.log()
     print(
         f"\n[filtered-tx] {FILTERED_ROWS} filtered changes read through with wal_sender_timeout=3s; next captured "

@@ -15,21 +15,17 @@ from engine_helpers import (
     EngineProcess,
     EngineThread,
     connector_document,
+    execute,
     read_topic,
     wait_for,
     wait_for_records,
+    wait_streaming,
 )
 
 from cdc.kafka.offset_store import OffsetStore
 from cdc.postgres.replication import str_to_lsn
 
 Record = tuple[bytes | None, bytes | None]
-
-
-def _exec(dsn: str, *statements: str) -> None:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        for statement in statements:
-            conn.execute(statement)
 
 
 def _slot(postgres_server: Any, slot: str) -> tuple[bool, int] | None:
@@ -39,25 +35,6 @@ def _slot(postgres_server: Any, slot: str) -> tuple[bool, int] | None:
             "SELECT active, confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s", (slot,)
         ).fetchone()
     return None if row is None else (bool(row[0]), 0 if row[1] is None else str_to_lsn(row[1]))
-
-
-def _wait_streaming(postgres_server: Any, doc: dict[str, Any]) -> None:
-    """Wait until the walsender of the connector's slot is past START_REPLICATION and caught up.
-
-    (A slot is also "active" while it is being created, so pg_replication_slots alone is not enough.)
-    """
-    slot = doc["config"]["slot.name"]
-
-    def streaming() -> bool:
-        with psycopg.connect(postgres_server.dsn("postgres"), autocommit=True) as conn:
-            row = conn.execute(
-                "SELECT r.state FROM pg_replication_slots s JOIN pg_stat_replication r ON r.pid = s.active_pid"
-                " WHERE s.slot_name = %s",
-                (slot,),
-            ).fetchone()
-        return bool(row and row[0] == "streaming")
-
-    wait_for(streaming, timeout=30, interval=0.1, what=f"slot {slot} to be streaming")
 
 
 def _wait_inactive(postgres_server: Any, doc: dict[str, Any]) -> None:
@@ -93,7 +70,7 @@ def test_sigterm_then_restart_resumes_without_gaps_or_resnapshot(
 ) -> None:
     dsn = postgres_server.dsn(pg_database)
     bootstrap = kafka_broker.bootstrap_servers
-    _exec(
+    execute(
         dsn,
         "CREATE TABLE orders (id int PRIMARY KEY, status text)",
         "INSERT INTO orders SELECT i, 'new' FROM generate_series(1, 3) i",
@@ -104,8 +81,8 @@ def test_sigterm_then_restart_resumes_without_gaps_or_resnapshot(
     engine = EngineProcess(doc, tmp_path).start()
     try:
         wait_for_records(bootstrap, topic, 3)
-        _wait_streaming(postgres_server, doc)
-        _exec(dsn, "INSERT INTO orders VALUES (4, 'new'), (5, 'new')")
+        wait_streaming(postgres_server, doc)
+        execute(dsn, "INSERT INTO orders VALUES (4, 'new'), (5, 'new')")
         wait_for_records(bootstrap, topic, 5)
     finally:
         code = engine.terminate()
@@ -128,7 +105,7 @@ def test_sigterm_then_restart_resumes_without_gaps_or_resnapshot(
     assert stored["lsn"] > last_stream_lsn
 
     # Changes made while the engine is down.
-    _exec(
+    execute(
         dsn,
         "INSERT INTO orders VALUES (6, 'new')",
         "UPDATE orders SET status = 'paid' WHERE id = 1",
@@ -137,8 +114,8 @@ def test_sigterm_then_restart_resumes_without_gaps_or_resnapshot(
 
     engine = EngineProcess(doc, tmp_path).start()
     try:
-        _wait_streaming(postgres_server, doc)
-        _exec(dsn, "INSERT INTO orders VALUES (7, 'after')")  # the last change: once it is there, all are
+        wait_streaming(postgres_server, doc)
+        execute(dsn, "INSERT INTO orders VALUES (7, 'after')")  # the last change: once it is there, all are
         wait_for(
             lambda: any(p["after"] and p["after"]["id"] == 7 for p in _payloads(read_topic(bootstrap, topic))),
             what="row 7",
@@ -173,25 +150,25 @@ def test_thread_stop_and_restart_then_slot_confirms_commits(
 ) -> None:
     dsn = postgres_server.dsn(pg_database)
     bootstrap = kafka_broker.bootstrap_servers
-    _exec(dsn, "CREATE TABLE ledger (id int PRIMARY KEY, amount int)", "INSERT INTO ledger VALUES (1, 10)")
+    execute(dsn, "CREATE TABLE ledger (id int PRIMARY KEY, amount int)", "INSERT INTO ledger VALUES (1, 10)")
     doc = connector_document(postgres_server, bootstrap, pg_database)
     topic = f"{doc['name']}.public.ledger"
     slot_name = doc["config"]["slot.name"]
 
     engine = EngineThread(doc).start()
     wait_for_records(bootstrap, topic, 1)
-    _wait_streaming(postgres_server, doc)
+    wait_streaming(postgres_server, doc)
     engine.stop()
     _wait_inactive(postgres_server, doc)
 
-    _exec(dsn, "INSERT INTO ledger VALUES (2, 20)")  # while stopped
+    execute(dsn, "INSERT INTO ledger VALUES (2, 20)")  # while stopped
     with EngineThread(doc):
-        _wait_streaming(postgres_server, doc)
+        wait_streaming(postgres_server, doc)
         records = wait_for_records(bootstrap, topic, 2)
         slot = _slot(postgres_server, slot_name)
         assert slot is not None
         before = slot[1]
-        _exec(dsn, "INSERT INTO ledger VALUES (3, 30)")
+        execute(dsn, "INSERT INTO ledger VALUES (3, 30)")
         records = wait_for_records(bootstrap, topic, 3)
         change_lsn = max(p["source"]["lsn"] for p in _payloads(records))
         # The offset is stored (offset.flush.interval.ms=200), then confirmed to the slot.
@@ -207,7 +184,7 @@ def test_thread_stop_and_restart_then_slot_confirms_commits(
 def test_heartbeats_and_idle_slot_advances(postgres_server: Any, kafka_broker: Any, pg_database: str) -> None:
     dsn = postgres_server.dsn(pg_database)
     bootstrap = kafka_broker.bootstrap_servers
-    _exec(dsn, "CREATE TABLE quiet (id int PRIMARY KEY)")
+    execute(dsn, "CREATE TABLE quiet (id int PRIMARY KEY)")
     props: dict[str, Any] = {"heartbeat.interval.ms": 500, "status.update.interval.ms": 500}
     doc = connector_document(postgres_server, bootstrap, pg_database, **props)
     prefix = doc["config"]["topic.prefix"]
@@ -216,14 +193,14 @@ def test_heartbeats_and_idle_slot_advances(postgres_server: Any, kafka_broker: A
     postgres_server.create_database(other_db)
     try:
         with EngineThread(doc):
-            _wait_streaming(postgres_server, doc)
+            wait_streaming(postgres_server, doc)
             heartbeats = wait_for_records(bootstrap, f"__debezium-heartbeat.{prefix}", 2, timeout=20)
             slot = _slot(postgres_server, slot_name)
             assert slot is not None
             start_lsn = slot[1]
             # WAL the captured database never sees: it must not pin the slot.
             other = postgres_server.dsn(other_db)
-            _exec(other, "CREATE TABLE busy (id int)", "INSERT INTO busy SELECT generate_series(1, 1000)")
+            execute(other, "CREATE TABLE busy (id int)", "INSERT INTO busy SELECT generate_series(1, 1000)")
             with psycopg.connect(other, autocommit=True) as conn:
                 row = conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()
                 assert row is not None
@@ -263,16 +240,16 @@ def test_missing_slot_after_stored_offset_is_fatal(
 ) -> None:
     dsn = postgres_server.dsn(pg_database)
     bootstrap = kafka_broker.bootstrap_servers
-    _exec(dsn, "CREATE TABLE t (id int PRIMARY KEY)", "INSERT INTO t VALUES (1)")
+    execute(dsn, "CREATE TABLE t (id int PRIMARY KEY)", "INSERT INTO t VALUES (1)")
     doc = connector_document(postgres_server, bootstrap, pg_database)  # default snapshot.mode=initial
     slot_name = doc["config"]["slot.name"]
 
     with EngineThread(doc):
         wait_for_records(bootstrap, f"{doc['name']}.public.t", 1)
-        _wait_streaming(postgres_server, doc)
+        wait_streaming(postgres_server, doc)
     assert _stored_offset(kafka_broker, doc) is not None
     _wait_inactive(postgres_server, doc)
-    _exec(postgres_server.dsn("postgres"), f"SELECT pg_drop_replication_slot('{slot_name}')")
+    execute(postgres_server.dsn("postgres"), f"SELECT pg_drop_replication_slot('{slot_name}')")
 
     engine = EngineProcess(doc, tmp_path).start()
     assert engine.proc is not None

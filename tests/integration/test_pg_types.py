@@ -14,19 +14,22 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from engine_helpers import EngineThread, connector_document, read_topic, wait_for, wait_for_records
+from engine_helpers import (
+    EngineThread,
+    connector_document,
+    execute,
+    payloads,
+    read_topic,
+    wait_for,
+    wait_for_records,
+    wait_streaming,
+)
 
 Record = tuple[bytes | None, bytes | None]
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # helpers
-
-
-def _exec(dsn: str, *statements: str) -> None:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        for statement in statements:
-            conn.execute(statement)
 
 
 def _value(record: Record) -> dict[str, Any]:
@@ -55,11 +58,6 @@ def _assert_fields(actual: list[dict[str, Any]], expected: list[dict[str, Any]])
         assert list(got) == list(want), f"attribute order of field {want['field']}"
 
 
-def _wait_payloads(bootstrap: str, topic: str, count: int) -> list[dict[str, Any] | None]:
-    records = wait_for_records(bootstrap, topic, count, timeout=30)
-    return [None if v is None else json.loads(v)["payload"] for _, v in records]
-
-
 def _by_key(records: list[Record]) -> dict[str, list[dict[str, Any] | None]]:
     """Payloads (None for tombstones) grouped by key payload, each list in Kafka (= per-key) order.
 
@@ -76,37 +74,43 @@ def _k(**payload: Any) -> str:
     return json.dumps(payload, sort_keys=True)
 
 
-def _wait_streaming(postgres_server: Any, doc: dict[str, Any]) -> None:
-    """Wait until the connector streams from its slot: changes committed from now on arrive as stream events.
-
-    A slot is also "active" while it is being created; only a walsender past START_REPLICATION that has caught up
-    reports state ``streaming``.
-    """
-    slot = doc["config"]["slot.name"]
-
-    def streaming() -> bool:
-        with psycopg.connect(postgres_server.dsn("postgres"), autocommit=True) as conn:
-            row = conn.execute(
-                "SELECT r.state FROM pg_replication_slots s JOIN pg_stat_replication r ON r.pid = s.active_pid"
-                " WHERE s.slot_name = %s",
-                (slot,),
-            ).fetchone()
-        return bool(row and row[0] == "streaming")
-
-    wait_for(streaming, timeout=30, interval=0.1, what=f"slot {slot} to be streaming")
-
-
 @contextmanager
 def _engine(postgres_server: Any, kafka_broker: Any, dbname: str, **props: Any) -> Iterator[dict[str, Any]]:
     """A running engine that is already streaming (its snapshot, if any, is done or at least exported)."""
     doc = connector_document(postgres_server, kafka_broker.bootstrap_servers, dbname, **props)
     with EngineThread(doc):
-        _wait_streaming(postgres_server, doc)
+        wait_streaming(postgres_server, doc)
         yield doc
 
 
 def _topic(doc: dict[str, Any], table: str) -> str:
     return f"{doc['name']}.public.{table}"
+
+
+def _snapshot_then_stream(
+    postgres_server: Any,
+    kafka_broker: Any,
+    pg_database: str,
+    table: str,
+    setup: tuple[str, ...],
+    changes: tuple[str, ...],
+    total: int,
+    *,
+    snapshot: int = 1,
+    **props: Any,
+) -> tuple[str, list[Record]]:
+    """Run ``setup``, start an engine (``props``), wait for ``snapshot`` records of ``table``, run ``changes`` and
+    wait for ``total`` records; (the topic of ``table``, its records). The engine is stopped on return."""
+    dsn = postgres_server.dsn(pg_database)
+    execute(dsn, *setup)
+    bootstrap = kafka_broker.bootstrap_servers
+    with _engine(postgres_server, kafka_broker, pg_database, **props) as doc:
+        topic = _topic(doc, table)
+        wait_for_records(bootstrap, topic, snapshot)
+        execute(dsn, *changes)
+        records = wait_for_records(bootstrap, topic, total)
+    assert len(records) == total
+    return topic, records
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -159,6 +163,17 @@ FULL_ROW_VALUES = """(
 NULL_ROW_VALUES = "({id}, 7, NULL, NULL, NULL, NULL, 0, NULL, NULL, '', " + ", ".join(["NULL"] * 18) + ")"
 
 
+# time.precision.mode=adaptive (the default): field schemas and values of the same time columns in each table
+ADAPTIVE_TIME_VALUES = {
+    "c_date": -165,  # 1969-07-20 is 165 days before the epoch
+    "c_time": 47655123456,  # (13*3600 + 14*60 + 15) s + 123456 us
+    "c_time3": 47655123,  # time(3) -> io.debezium.time.Time in ms
+    "c_timestamp": -1500000,  # 1.5 s before the epoch, in us
+    "c_timestamp3": 1709208000789,  # 2024-02-29T12:00:00.789 in ms
+    "c_timestamptz": "2024-02-29T10:00:00.500000Z",  # UTC, 6 fraction digits
+}
+
+
 def _full_row(id_: int) -> dict[str, Any]:
     return {
         "id": id_,
@@ -174,12 +189,7 @@ def _full_row(id_: int) -> dict[str, Any]:
         "c_varchar": "varchar",
         "c_char": "ab ",  # char(n) keeps its blank padding (output function), in the snapshot too
         "c_bytea": "AP8Q",  # base64 of 00 ff 10
-        "c_date": -165,  # 1969-07-20 is 165 days before the epoch
-        "c_time": 47655123456,  # (13*3600 + 14*60 + 15) s + 123456 us
-        "c_time3": 47655123,  # time(3) -> io.debezium.time.Time in ms
-        "c_timestamp": -1500000,  # 1.5 s before the epoch, in us
-        "c_timestamp3": 1709208000789,  # 2024-02-29T12:00:00.789 in ms
-        "c_timestamptz": "2024-02-29T10:00:00.500000Z",  # UTC, 6 fraction digits
+        **ADAPTIVE_TIME_VALUES,
         "c_timetz": "11:14:15.5Z",  # moved to UTC, minimal fraction
         "c_json": '{"b": 1,  "a": [true, null]}',  # json keeps the input text
         "c_jsonb": '{"a": [true, null], "b": 1}',  # jsonb is normalized by the server
@@ -214,6 +224,15 @@ def _plain(type_: str, field: str, optional: bool = True) -> dict[str, Any]:
     return {"type": type_, "optional": optional, "field": field}
 
 
+ADAPTIVE_TIME_FIELDS = [
+    _logical("int32", "io.debezium.time.Date", "c_date"),
+    _logical("int64", "io.debezium.time.MicroTime", "c_time"),
+    _logical("int32", "io.debezium.time.Time", "c_time3"),
+    _logical("int64", "io.debezium.time.MicroTimestamp", "c_timestamp"),
+    _logical("int64", "io.debezium.time.Timestamp", "c_timestamp3"),
+    _logical("string", "io.debezium.time.ZonedTimestamp", "c_timestamptz"),
+]
+
 EXPECTED_ALL_TYPES_FIELDS = [
     _plain("int32", "id", optional=False),
     _plain("int16", "c_smallint", optional=False),
@@ -245,12 +264,7 @@ EXPECTED_ALL_TYPES_FIELDS = [
     _plain("string", "c_varchar"),
     _plain("string", "c_char"),
     _plain("bytes", "c_bytea"),
-    _logical("int32", "io.debezium.time.Date", "c_date"),
-    _logical("int64", "io.debezium.time.MicroTime", "c_time"),
-    _logical("int32", "io.debezium.time.Time", "c_time3"),
-    _logical("int64", "io.debezium.time.MicroTimestamp", "c_timestamp"),
-    _logical("int64", "io.debezium.time.Timestamp", "c_timestamp3"),
-    _logical("string", "io.debezium.time.ZonedTimestamp", "c_timestamptz"),
+    *ADAPTIVE_TIME_FIELDS,
     _logical("string", "io.debezium.time.ZonedTime", "c_timetz"),
     _logical("string", "io.debezium.data.Json", "c_json"),
     _logical("string", "io.debezium.data.Json", "c_jsonb"),
@@ -264,23 +278,15 @@ EXPECTED_ALL_TYPES_FIELDS = [
 
 
 def test_every_type_snapshot_and_stream(postgres_server: Any, kafka_broker: Any, pg_database: str) -> None:
-    dsn = postgres_server.dsn(pg_database)
-    _exec(
-        dsn,
-        ALL_TYPES_DDL,
-        "INSERT INTO all_types VALUES " + FULL_ROW_VALUES.format(id=1) + ", " + NULL_ROW_VALUES.format(id=2),
+    snapshot_rows = "INSERT INTO all_types VALUES " + FULL_ROW_VALUES.format(id=1) + ", " + NULL_ROW_VALUES.format(id=2)
+    setup = (ALL_TYPES_DDL, snapshot_rows)
+    changes = (
+        "INSERT INTO all_types VALUES " + FULL_ROW_VALUES.format(id=3),
+        "INSERT INTO all_types VALUES " + NULL_ROW_VALUES.format(id=4),
     )
-    with _engine(postgres_server, kafka_broker, pg_database) as doc:
-        topic = _topic(doc, "all_types")
-        wait_for_records(kafka_broker.bootstrap_servers, topic, 2)
-        _exec(
-            dsn,
-            "INSERT INTO all_types VALUES " + FULL_ROW_VALUES.format(id=3),
-            "INSERT INTO all_types VALUES " + NULL_ROW_VALUES.format(id=4),
-        )
-        records = wait_for_records(kafka_broker.bootstrap_servers, topic, 4)
-
-    assert len(records) == 4
+    topic, records = _snapshot_then_stream(
+        postgres_server, kafka_broker, pg_database, "all_types", setup, changes, 4, snapshot=2
+    )
     by_id = {_value(r)["payload"]["after"]["id"]: r for r in records}
     assert [_value(by_id[i])["payload"]["op"] for i in (1, 2, 3, 4)] == ["r", "r", "c", "c"]
     for id_ in (1, 2, 3, 4):
@@ -331,9 +337,20 @@ MODES_ROW = (
 )
 
 
+def _modes_fields(decimal_type: str, time_fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The field schemas of the ``modes`` table: the decimal columns as ``decimal_type``, then ``time_fields``."""
+    return [
+        _plain("int32", "id", optional=False),
+        _plain(decimal_type, "c_numeric", optional=False),
+        _plain(decimal_type, "c_varnumeric"),
+        _plain(decimal_type, "c_money"),
+        *time_fields,
+    ]
+
+
 def test_connect_time_mode_and_decimal_modes(postgres_server: Any, kafka_broker: Any, pg_database: str) -> None:
     dsn = postgres_server.dsn(pg_database)
-    _exec(dsn, MODES_DDL, "INSERT INTO modes VALUES " + MODES_ROW.format(id=1))
+    execute(dsn, MODES_DDL, "INSERT INTO modes VALUES " + MODES_ROW.format(id=1))
     string_props = {"time.precision.mode": "connect", "decimal.handling.mode": "string"}
     double_props = {"decimal.handling.mode": "double"}
     bootstrap = kafka_broker.bootstrap_servers
@@ -344,53 +361,28 @@ def test_connect_time_mode_and_decimal_modes(postgres_server: Any, kafka_broker:
     ):
         wait_for_records(bootstrap, _topic(doc_s, "modes"), 1)
         wait_for_records(bootstrap, _topic(doc_d, "modes"), 1)
-        _exec(dsn, "INSERT INTO modes VALUES " + MODES_ROW.format(id=2))
+        execute(dsn, "INSERT INTO modes VALUES " + MODES_ROW.format(id=2))
         string_records = wait_for_records(bootstrap, _topic(doc_s, "modes"), 2)
         double_records = wait_for_records(bootstrap, _topic(doc_d, "modes"), 2)
 
+    # time.precision.mode=connect: Kafka Connect's logical types, except for timestamptz (still a ZonedTimestamp)
     connect_time_fields = [
-        _logical("int32", "org.apache.kafka.connect.data.Date", "c_date"),
-        _logical("int32", "org.apache.kafka.connect.data.Time", "c_time"),
-        _logical("int32", "org.apache.kafka.connect.data.Time", "c_time3"),
-        _logical("int64", "org.apache.kafka.connect.data.Timestamp", "c_timestamp"),
-        _logical("int64", "org.apache.kafka.connect.data.Timestamp", "c_timestamp3"),
-        _logical("string", "io.debezium.time.ZonedTimestamp", "c_timestamptz"),
-    ]
-    adaptive_time_fields = [
-        _logical("int32", "io.debezium.time.Date", "c_date"),
-        _logical("int64", "io.debezium.time.MicroTime", "c_time"),
-        _logical("int32", "io.debezium.time.Time", "c_time3"),
-        _logical("int64", "io.debezium.time.MicroTimestamp", "c_timestamp"),
-        _logical("int64", "io.debezium.time.Timestamp", "c_timestamp3"),
-        _logical("string", "io.debezium.time.ZonedTimestamp", "c_timestamptz"),
-    ]
-    expected_string_fields = [
-        _plain("int32", "id", optional=False),
-        _plain("string", "c_numeric", optional=False),
-        _plain("string", "c_varnumeric"),
-        _plain("string", "c_money"),
-        *connect_time_fields,
-    ]
-    expected_double_fields = [
-        _plain("int32", "id", optional=False),
-        _plain("double", "c_numeric", optional=False),
-        _plain("double", "c_varnumeric"),
-        _plain("double", "c_money"),
-        *adaptive_time_fields,
-    ]
+        _logical(type_, f"org.apache.kafka.connect.data.{name}", column)
+        for type_, name, column in (
+            ("int32", "Date", "c_date"),
+            ("int32", "Time", "c_time"),
+            ("int32", "Time", "c_time3"),
+            ("int64", "Timestamp", "c_timestamp"),
+            ("int64", "Timestamp", "c_timestamp3"),
+        )
+    ] + [_logical("string", "io.debezium.time.ZonedTimestamp", "c_timestamptz")]
+    expected_string_fields = _modes_fields("string", connect_time_fields)
+    expected_double_fields = _modes_fields("double", ADAPTIVE_TIME_FIELDS)
     time_connect_values = {
         "c_date": -165,
         "c_time": 47655123,  # micros truncated to ms
         "c_time3": 47655123,
         "c_timestamp": -1500,
-        "c_timestamp3": 1709208000789,
-        "c_timestamptz": "2024-02-29T10:00:00.500000Z",
-    }
-    time_adaptive_values = {
-        "c_date": -165,
-        "c_time": 47655123456,
-        "c_time3": 47655123,
-        "c_timestamp": -1500000,
         "c_timestamp3": 1709208000789,
         "c_timestamptz": "2024-02-29T10:00:00.500000Z",
     }
@@ -405,7 +397,7 @@ def test_connect_time_mode_and_decimal_modes(postgres_server: Any, kafka_broker:
             double_records,
             expected_double_fields,
             {"c_numeric": -1234.5, "c_varnumeric": 12.34, "c_money": -1234.56},
-            time_adaptive_values,
+            ADAPTIVE_TIME_VALUES,
         ),
     ):
         assert len(records) == 2
@@ -422,16 +414,12 @@ def test_connect_time_mode_and_decimal_modes(postgres_server: Any, kafka_broker:
 
 
 def test_value_schemas_disabled_gives_bare_payload(postgres_server: Any, kafka_broker: Any, pg_database: str) -> None:
-    dsn = postgres_server.dsn(pg_database)
-    _exec(dsn, "CREATE TABLE items (id int PRIMARY KEY, name text)", "INSERT INTO items VALUES (1, 'one')")
+    setup = ("CREATE TABLE items (id int PRIMARY KEY, name text)", "INSERT INTO items VALUES (1, 'one')")
+    changes = ("INSERT INTO items VALUES (2, 'two')", "DELETE FROM items WHERE id = 1")
     worker = {"value.converter.schemas.enable": False}
-    with _engine(postgres_server, kafka_broker, pg_database, worker=worker) as doc:
-        topic = _topic(doc, "items")
-        wait_for_records(kafka_broker.bootstrap_servers, topic, 1)
-        _exec(dsn, "INSERT INTO items VALUES (2, 'two')", "DELETE FROM items WHERE id = 1")
-        records = wait_for_records(kafka_broker.bootstrap_servers, topic, 4)
-
-    assert len(records) == 4
+    topic, records = _snapshot_then_stream(
+        postgres_server, kafka_broker, pg_database, "items", setup, changes, 4, worker=worker
+    )
     by_key: dict[int, list[Any]] = {}
     for key, value in records:
         by_key.setdefault(json.loads(key or b"null")["payload"]["id"], []).append(
@@ -466,22 +454,22 @@ PLACEHOLDER = "__debezium_unavailable_value"
 
 def test_unchanged_toast_value_becomes_placeholder(postgres_server: Any, kafka_broker: Any, pg_database: str) -> None:
     dsn = postgres_server.dsn(pg_database)
-    _exec(dsn, "CREATE TABLE docs (id int PRIMARY KEY, body text, n int)")  # REPLICA IDENTITY DEFAULT
+    execute(dsn, "CREATE TABLE docs (id int PRIMARY KEY, body text, n int)")  # REPLICA IDENTITY DEFAULT
     with _engine(postgres_server, kafka_broker, pg_database) as doc:
         topic = _topic(doc, "docs")
         # ~16 kB of md5 hex: random enough that pglz cannot compress it below the TOAST threshold.
-        _exec(
+        execute(
             dsn,
             "INSERT INTO docs SELECT 1, string_agg(md5(i::text), '' ORDER BY i), 0 FROM generate_series(1, 500) i",
         )
-        _exec(dsn, "UPDATE docs SET n = 1 WHERE id = 1")
-        payloads = _wait_payloads(kafka_broker.bootstrap_servers, topic, 2)
+        execute(dsn, "UPDATE docs SET n = 1 WHERE id = 1")
+        changes = payloads(wait_for_records(kafka_broker.bootstrap_servers, topic, 2))
     with psycopg.connect(dsn) as conn:
         row = conn.execute("SELECT body, pg_column_size(body) FROM docs").fetchone()
     assert row is not None
     body, stored_size = row
     assert len(body) == 16000 and stored_size > 8000  # stored out of line, uncompressed
-    created, updated = payloads
+    created, updated = changes
     assert created is not None and created["op"] == "c"
     assert created["after"] == {"id": 1, "body": body, "n": 0}
     assert updated is not None and updated["op"] == "u"
@@ -489,21 +477,24 @@ def test_unchanged_toast_value_becomes_placeholder(postgres_server: Any, kafka_b
     assert updated["after"] == {"id": 1, "body": PLACEHOLDER, "n": 1}
 
 
-def test_replica_identity_full_sends_whole_old_row(postgres_server: Any, kafka_broker: Any, pg_database: str) -> None:
-    dsn = postgres_server.dsn(pg_database)
-    _exec(
-        dsn,
-        "CREATE TABLE people (id int PRIMARY KEY, name text NOT NULL, age int, note text)",
-        "ALTER TABLE people REPLICA IDENTITY FULL",
-        "INSERT INTO people VALUES (1, 'ann', 30, NULL)",
+def _full_identity_table(table: str, columns: str, row: str) -> tuple[str, ...]:
+    """Statements creating ``table`` with REPLICA IDENTITY FULL (old rows sent in full) and one row in it."""
+    return (
+        f"CREATE TABLE {table} ({columns})",
+        f"ALTER TABLE {table} REPLICA IDENTITY FULL",
+        f"INSERT INTO {table} VALUES ({row})",
     )
-    with _engine(postgres_server, kafka_broker, pg_database) as doc:
-        topic = _topic(doc, "people")
-        wait_for_records(kafka_broker.bootstrap_servers, topic, 1)
-        _exec(dsn, "UPDATE people SET age = 31, note = 'bday' WHERE id = 1", "DELETE FROM people WHERE id = 1")
-        payloads = _wait_payloads(kafka_broker.bootstrap_servers, topic, 4)
-    assert [p["op"] if p else None for p in payloads] == ["r", "u", "d", None]
-    _, updated, deleted, _ = payloads
+
+
+def test_replica_identity_full_sends_whole_old_row(postgres_server: Any, kafka_broker: Any, pg_database: str) -> None:
+    setup = _full_identity_table(
+        "people", "id int PRIMARY KEY, name text NOT NULL, age int, note text", "1, 'ann', 30, NULL"
+    )
+    changes = ("UPDATE people SET age = 31, note = 'bday' WHERE id = 1", "DELETE FROM people WHERE id = 1")
+    _, records = _snapshot_then_stream(postgres_server, kafka_broker, pg_database, "people", setup, changes, 4)
+    events = payloads(records)
+    assert [p["op"] if p else None for p in events] == ["r", "u", "d", None]
+    _, updated, deleted, _ = events
     assert updated is not None and deleted is not None
     assert updated["before"] == {"id": 1, "name": "ann", "age": 30, "note": None}
     assert updated["after"] == {"id": 1, "name": "ann", "age": 31, "note": "bday"}
@@ -513,12 +504,12 @@ def test_replica_identity_full_sends_whole_old_row(postgres_server: Any, kafka_b
 
 def test_column_added_while_streaming(postgres_server: Any, kafka_broker: Any, pg_database: str) -> None:
     dsn = postgres_server.dsn(pg_database)
-    _exec(dsn, "CREATE TABLE evolving (id int PRIMARY KEY, a text)")
+    execute(dsn, "CREATE TABLE evolving (id int PRIMARY KEY, a text)")
     with _engine(postgres_server, kafka_broker, pg_database) as doc:
         topic = _topic(doc, "evolving")
-        _exec(dsn, "INSERT INTO evolving VALUES (1, 'x')")
+        execute(dsn, "INSERT INTO evolving VALUES (1, 'x')")
         wait_for_records(kafka_broker.bootstrap_servers, topic, 1)
-        _exec(
+        execute(
             dsn,
             "ALTER TABLE evolving ADD COLUMN b integer NOT NULL DEFAULT 5, ADD COLUMN c text",
             "INSERT INTO evolving VALUES (2, 'y', 6, 'z')",
@@ -547,10 +538,10 @@ def test_column_added_while_streaming(postgres_server: Any, kafka_broker: Any, p
 
 def test_table_created_while_running_is_captured(postgres_server: Any, kafka_broker: Any, pg_database: str) -> None:
     dsn = postgres_server.dsn(pg_database)
-    _exec(dsn, "CREATE TABLE existing (id int PRIMARY KEY)", "INSERT INTO existing VALUES (1)")
+    execute(dsn, "CREATE TABLE existing (id int PRIMARY KEY)", "INSERT INTO existing VALUES (1)")
     with _engine(postgres_server, kafka_broker, pg_database) as doc:
         wait_for_records(kafka_broker.bootstrap_servers, _topic(doc, "existing"), 1)
-        _exec(
+        execute(
             dsn,
             "CREATE TABLE newcomer (id int PRIMARY KEY, label text)",
             "INSERT INTO newcomer VALUES (7, 'late')",
@@ -568,10 +559,10 @@ def test_primary_key_update_is_delete_tombstone_create(
     postgres_server: Any, kafka_broker: Any, pg_database: str
 ) -> None:
     dsn = postgres_server.dsn(pg_database)
-    _exec(dsn, "CREATE TABLE keyed (id int PRIMARY KEY, v text)")
+    execute(dsn, "CREATE TABLE keyed (id int PRIMARY KEY, v text)")
     with _engine(postgres_server, kafka_broker, pg_database) as doc:
         topic = _topic(doc, "keyed")
-        _exec(dsn, "INSERT INTO keyed VALUES (1, 'a')", "UPDATE keyed SET id = 10, v = 'b' WHERE id = 1")
+        execute(dsn, "INSERT INTO keyed VALUES (1, 'a')", "UPDATE keyed SET id = 10, v = 'b' WHERE id = 1")
         records = wait_for_records(kafka_broker.bootstrap_servers, topic, 4)
     assert len(records) == 4
     by_key = _by_key(records)
@@ -589,19 +580,9 @@ def test_primary_key_update_is_delete_tombstone_create(
 
 
 def test_table_without_primary_key_has_null_keys(postgres_server: Any, kafka_broker: Any, pg_database: str) -> None:
-    dsn = postgres_server.dsn(pg_database)
-    _exec(
-        dsn,
-        "CREATE TABLE loose (a int, b text)",
-        "ALTER TABLE loose REPLICA IDENTITY FULL",
-        "INSERT INTO loose VALUES (1, 'snap')",
-    )
-    with _engine(postgres_server, kafka_broker, pg_database) as doc:
-        topic = _topic(doc, "loose")
-        wait_for_records(kafka_broker.bootstrap_servers, topic, 1)
-        _exec(dsn, "INSERT INTO loose VALUES (2, 'new')", "UPDATE loose SET b = 'upd' WHERE a = 2")
-        records = wait_for_records(kafka_broker.bootstrap_servers, topic, 3)
-    assert len(records) == 3
+    setup = _full_identity_table("loose", "a int, b text", "1, 'snap'")
+    changes = ("INSERT INTO loose VALUES (2, 'new')", "UPDATE loose SET b = 'upd' WHERE a = 2")
+    topic, records = _snapshot_then_stream(postgres_server, kafka_broker, pg_database, "loose", setup, changes, 3)
     assert all(key is None for key, _ in records)
     envelope_schema = _value(records[0])["schema"]
     assert envelope_schema["name"] == f"{topic}.Envelope"
@@ -614,19 +595,15 @@ def test_table_without_primary_key_has_null_keys(postgres_server: Any, kafka_bro
 
 
 def test_column_exclude_list_drops_column(postgres_server: Any, kafka_broker: Any, pg_database: str) -> None:
-    dsn = postgres_server.dsn(pg_database)
-    _exec(
-        dsn,
+    setup = (
         "CREATE TABLE accounts (id int PRIMARY KEY, login text, secret text, plan text)",
         "INSERT INTO accounts VALUES (1, 'ann', 'hunter2', 'free')",
     )
-    props = {"column.exclude.list": "public.accounts.secret"}
-    with _engine(postgres_server, kafka_broker, pg_database, **props) as doc:
-        topic = _topic(doc, "accounts")
-        wait_for_records(kafka_broker.bootstrap_servers, topic, 1)
-        _exec(dsn, "INSERT INTO accounts VALUES (2, 'bob', 's3cret', 'pro')")
-        records = wait_for_records(kafka_broker.bootstrap_servers, topic, 2)
-    assert len(records) == 2
+    changes = ("INSERT INTO accounts VALUES (2, 'bob', 's3cret', 'pro')",)
+    props: dict[str, Any] = {"column.exclude.list": "public.accounts.secret"}
+    _, records = _snapshot_then_stream(
+        postgres_server, kafka_broker, pg_database, "accounts", setup, changes, 2, **props
+    )
     records.sort(key=lambda r: _key(r)["payload"]["id"])
     for record, expected in zip(
         records, ({"id": 1, "login": "ann", "plan": "free"}, {"id": 2, "login": "bob", "plan": "pro"}), strict=True
@@ -639,7 +616,7 @@ def test_column_exclude_list_drops_column(postgres_server: Any, kafka_broker: An
 
 def test_table_include_list_restricts_topics(postgres_server: Any, kafka_broker: Any, pg_database: str) -> None:
     dsn = postgres_server.dsn(pg_database)
-    _exec(
+    execute(
         dsn,
         "CREATE TABLE wanted (id int PRIMARY KEY)",
         "CREATE TABLE unwanted (id int PRIMARY KEY)",
@@ -650,7 +627,7 @@ def test_table_include_list_restricts_topics(postgres_server: Any, kafka_broker:
     with _engine(postgres_server, kafka_broker, pg_database, **{"table.include.list": "public.wanted"}) as doc:
         wait_for_records(bootstrap, _topic(doc, "wanted"), 1)
         # The unwanted change commits first; once the later wanted one arrived, the first was read and dropped.
-        _exec(dsn, "INSERT INTO unwanted VALUES (2)", "INSERT INTO wanted VALUES (2)")
+        execute(dsn, "INSERT INTO unwanted VALUES (2)", "INSERT INTO wanted VALUES (2)")
         records = wait_for_records(bootstrap, _topic(doc, "wanted"), 2)
     assert sorted(_value(r)["payload"]["after"]["id"] for r in records) == [1, 2]
     assert read_topic(bootstrap, _topic(doc, "unwanted")) == []
@@ -658,13 +635,13 @@ def test_table_include_list_restricts_topics(postgres_server: Any, kafka_broker:
 
 def test_truncate_emitted_only_when_not_skipped(postgres_server: Any, kafka_broker: Any, pg_database: str) -> None:
     dsn = postgres_server.dsn(pg_database)
-    _exec(dsn, "CREATE TABLE scratch (id int PRIMARY KEY)")
+    execute(dsn, "CREATE TABLE scratch (id int PRIMARY KEY)")
     bootstrap = kafka_broker.bootstrap_servers
     with (
         _engine(postgres_server, kafka_broker, pg_database) as default_doc,
         _engine(postgres_server, kafka_broker, pg_database, **{"skipped.operations": "none"}) as all_doc,
     ):
-        _exec(dsn, "INSERT INTO scratch VALUES (1)", "TRUNCATE scratch", "INSERT INTO scratch VALUES (2)")
+        execute(dsn, "INSERT INTO scratch VALUES (1)", "TRUNCATE scratch", "INSERT INTO scratch VALUES (2)")
         # The second insert comes after the truncate: once it is there, the truncate was processed.
         with_truncate = wait_for_records(bootstrap, _topic(all_doc, "scratch"), 3)
         wait_for(
