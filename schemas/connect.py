@@ -11,9 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-# Connect's primitive and container type names, as they appear in JSON schemas.
-PRIMITIVE_TYPES = frozenset({"int8", "int16", "int32", "int64", "float32", "float64", "boolean", "string", "bytes"})
-
 # Connect's FLOAT32/FLOAT64 are spelled "float"/"double" in JsonConverter's schema JSON (JsonSchema.java).
 _JSON_TYPE_NAMES = {"float32": "float", "float64": "double"}
 

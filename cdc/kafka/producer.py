@@ -53,7 +53,6 @@ class RecordProducer:
         config["logger"] = LIBRDKAFKA_LOG  # librdkafka's own lines go through structured logging too
         self._producer = Producer(config)
         self.failure: str | None = None
-        self.sent = 0
 
     def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None and self.failure is None:
@@ -65,23 +64,17 @@ class RecordProducer:
         else:
             log.warning("kafka: %s", err.str())
 
-    def send(self, topic: str, key: bytes | None, value: bytes | None, while_blocked: Callable[[], None]) -> None:
-        """Queue one record; blocks while the queue is full, calling ``while_blocked`` meanwhile."""
-        try:
-            self._producer.produce(topic, value, key)
-        except (BufferError, KafkaException) as exc:
-            self._send_slow(topic, key, value, while_blocked, exc)
-        self.sent += 1
-
     def send_all(self, records: Sequence[SourceRecord], while_blocked: Callable[[], None]) -> None:
-        """Queue ``records`` in order: :meth:`send` for each, without a Python call per record (the hot path)."""
+        """Queue ``records`` in order; blocks while the queue is full, calling ``while_blocked`` meanwhile.
+
+        The hot path: one Python call per batch, not per record.
+        """
         produce = self._producer.produce
         for topic, key, value in records:
             try:
                 produce(topic, value, key)
             except (BufferError, KafkaException) as exc:
                 self._send_slow(topic, key, value, while_blocked, exc)
-        self.sent += len(records)
 
     def _send_slow(
         self,

@@ -37,12 +37,8 @@ from cdc.postgres.replication import Keepalive, ReplicationConnection, pg_time_t
 from cdc.postgres.source_info import source_block
 from cdc.postgres.tables import CapturedTable, TableRegistry
 from schemas.heartbeat import HeartbeatEmitter
-from schemas.json_converter import JsonConverter
 
 log = logging.getLogger("cdc.postgres.reader")
-
-_serialize = JsonConverter.serialize
-_new = tuple.__new__  # SourceRecord(...) without the NamedTuple's Python-level __new__ (hot path)
 
 
 class StreamReader:
@@ -256,69 +252,31 @@ class StreamReader:
             if "c" in self.skipped_ops:
                 return
             after = table.row(msg.new)
-            out.append(self._record(table, None, after, "c", lsn, now_ns, after))
+            out.append(table.record(None, after, self._source(table, lsn), "c", now_ns, after))
         elif kind is Update:
             after = table.row(msg.new)
             before = None if msg.old is None else table.old_row(msg.old_kind, msg.old)
             if before is not None and table.has_key and table.key(before) != table.key(after):
                 # Primary key changed: Debezium emits delete(old key) + tombstone + create(new key).
                 if "d" not in self.skipped_ops:
-                    out.append(self._record(table, before, None, "d", lsn, now_ns, before))
+                    out.append(table.record(before, None, self._source(table, lsn), "d", now_ns, before))
                     if self.tombstones:
-                        out.append(SourceRecord(table.topic, self._key_bytes(table, before), None))
+                        out.append(table.tombstone(before))
                 if "c" not in self.skipped_ops:
-                    out.append(self._record(table, None, after, "c", lsn, now_ns, after))
+                    out.append(table.record(None, after, self._source(table, lsn), "c", now_ns, after))
                 return
             if "u" in self.skipped_ops:
                 return
             if msg.old_kind == "K":
                 before = None  # REPLICA IDENTITY DEFAULT sends the old key only when it changed
-            out.append(self._record(table, before, after, "u", lsn, now_ns, after))
+            out.append(table.record(before, after, self._source(table, lsn), "u", now_ns, after))
         else:
             if "d" in self.skipped_ops:
                 return
             before = table.old_row(msg.old_kind, msg.old)
-            out.append(self._record(table, before, None, "d", lsn, now_ns, before))
+            out.append(table.record(before, None, self._source(table, lsn), "d", now_ns, before))
             if self.tombstones and table.has_key:
-                out.append(SourceRecord(table.topic, self._key_bytes(table, before), None))
-
-    def _key_bytes(self, table: CapturedTable, row: dict[str, Any]) -> bytes | None:
-        if not table.has_key:
-            return None
-        return _serialize(table.key_schema, table.key(row))
-
-    def _record(
-        self,
-        table: CapturedTable,
-        before: dict[str, Any] | None,
-        after: dict[str, Any] | None,
-        op: str,
-        lsn: int,
-        now_ns: int,
-        key_row: dict[str, Any],
-    ) -> SourceRecord:
-        payload = {
-            "before": before,
-            "after": after,
-            "source": self._source(table, lsn),
-            "transaction": None,
-            "op": op,
-            "ts_ms": now_ns // 1_000_000,
-            "ts_us": now_ns // 1000,
-            "ts_ns": now_ns,
-        }
-        key = self._key_bytes(table, key_row)
-        return _new(SourceRecord, (table.topic, key, _serialize(table.value_schema, payload)))
+                out.append(table.tombstone(before))
 
     def _truncate_record(self, table: CapturedTable, lsn: int, now_ns: int) -> SourceRecord:
-        payload = {
-            "before": None,
-            "after": None,
-            "source": self._source(table, lsn),
-            "transaction": None,
-            "op": "t",
-            "ts_ms": now_ns // 1_000_000,
-            "ts_us": now_ns // 1000,
-            "ts_ns": now_ns,
-        }
-        return SourceRecord(table.topic, None, _serialize(table.value_schema, payload))
+        return table.record(None, None, self._source(table, lsn), "t", now_ns, None)

@@ -221,28 +221,18 @@ class PostgresSource:
         for marked in self._snapshot_rows:
             table: CapturedTable = marked.table.table  # type: ignore[attr-defined]
             row = table.row(marked.row)
-            payload = {
-                "before": None,
-                "after": row,
-                "source": source_block(
-                    self.cfg.topic_prefix,
-                    self.cfg.database_dbname,
-                    table.schema,
-                    table.name,
-                    now_ns // 1000,
-                    marked.marker,
-                    tx_id,
-                    self._snapshot_lsn,
-                    f'[null,"{self._snapshot_lsn}"]',
-                ),
-                "transaction": None,
-                "op": "r",
-                "ts_ms": now_ns // 1_000_000,
-                "ts_us": now_ns // 1000,
-                "ts_ns": now_ns,
-            }
-            key = JsonConverter.serialize(table.key_schema, table.key(row)) if table.has_key else None
-            records.append(SourceRecord(table.topic, key, JsonConverter.serialize(table.value_schema, payload)))
+            source = source_block(
+                self.cfg.topic_prefix,
+                self.cfg.database_dbname,
+                table.schema,
+                table.name,
+                now_ns // 1000,
+                marked.marker,
+                tx_id,
+                self._snapshot_lsn,
+                f'[null,"{self._snapshot_lsn}"]',
+            )
+            records.append(table.record(None, row, source, "r", now_ns, row))
             if len(records) >= max_records:
                 return records
         self._finish_snapshot()

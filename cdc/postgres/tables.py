@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from cdc.events import SourceRecord
 from cdc.filters import TableFilter
 from cdc.postgres.catalog import Catalog, CatalogTable
 from cdc.postgres.pgoutput import UNCHANGED_TOAST, Relation
@@ -21,6 +22,9 @@ from cdc.postgres.types import Converter, TypeMapper, _to_bool, _to_str
 from schemas.connect import Field, Schema, struct
 from schemas.envelope import envelope_schema, key_schema
 from schemas.json_converter import JsonConverter, PreparedSchema
+
+_serialize = JsonConverter.serialize
+_new_record = tuple.__new__  # SourceRecord(...) without the NamedTuple's Python-level __new__ (hot path)
 
 
 @dataclass
@@ -34,7 +38,6 @@ class CapturedTable:
     columns: tuple[str, ...]  # kept columns, in table order
     kept: tuple[int, ...] | None  # positions of kept columns in the full tuple; None = all kept
     converters: tuple[Converter, ...]
-    key_positions: tuple[int, ...]  # positions in ``columns`` of the primary key
     key_names: tuple[str, ...]
     placeholders: tuple[Any, ...]  # per column: the value used for an unchanged TOAST value
     zero_fill: dict[str, Any]  # NOT NULL non-key columns → their type's zero value (key-only old rows)
@@ -89,6 +92,38 @@ class CapturedTable:
                 if row[name] is None:
                     row[name] = zero
         return row
+
+    def record(
+        self,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+        source: dict[str, Any],
+        op: str,
+        now_ns: int,
+        key_row: dict[str, Any] | None,
+    ) -> SourceRecord:
+        """The serialized change record (Debezium envelope) for one event of this table.
+
+        The single place an envelope payload is assembled: called per event by the stream reader (c/u/d/t) and
+        the snapshot (r). ``key_row`` is the row the key is taken from; None (truncate) or a keyless table gives
+        a null key.
+        """
+        payload = {
+            "before": before,
+            "after": after,
+            "source": source,
+            "transaction": None,
+            "op": op,
+            "ts_ms": now_ns // 1_000_000,
+            "ts_us": now_ns // 1000,
+            "ts_ns": now_ns,
+        }
+        key = None if key_row is None or not self.has_key else _serialize(self.key_schema, self.key(key_row))
+        return _new_record(SourceRecord, (self.topic, key, _serialize(self.value_schema, payload)))
+
+    def tombstone(self, key_row: dict[str, Any]) -> SourceRecord:
+        """The null-value record that follows a delete (only for tables with a key)."""
+        return SourceRecord(self.topic, _serialize(self.key_schema, self.key(key_row)), None)
 
 
 def _compile_row(table: CapturedTable) -> Callable[[Sequence[Any]], dict[str, Any]]:
@@ -193,9 +228,6 @@ class TableRegistry:
         """The current version for ``relid``; None if not captured (filtered out)."""
         return self._by_relid.get(relid)
 
-    def known(self, relid: int) -> bool:
-        return relid in self._by_relid
-
     def on_relation(self, rel: Relation) -> CapturedTable | None:
         """A Relation message arrived: (re)build that table from the message plus the catalog."""
         if not self.filter.includes_table(rel.namespace, rel.name):
@@ -252,7 +284,6 @@ class TableRegistry:
             columns=names,
             kept=None if len(kept_positions) == len(columns) else tuple(kept_positions),
             converters=tuple(converters),
-            key_positions=tuple(names.index(k) for k in key_names),
             key_names=key_names,
             placeholders=tuple(placeholders),
             zero_fill={

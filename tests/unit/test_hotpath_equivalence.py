@@ -39,7 +39,6 @@ def _table(names: list[str], converters: list[Any], kept: tuple[int, ...] | None
         columns=columns,
         kept=kept,
         converters=tuple(converters[i] for i in positions),
-        key_positions=(0,),
         key_names=(columns[0],),
         placeholders=tuple("__placeholder" for _ in positions),
         zero_fill={},
