@@ -55,6 +55,8 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 from engine_helpers import EngineProcess  # noqa: E402
 from servers import PostgresServer, TansuBroker, find_postgres_bindir  # noqa: E402
 
+from cdc.kafka.reading import end_reading_consumer, messages_to_end  # noqa: E402
+
 DBNAME = "bench"
 TABLE = "bench_rows"
 PUBLICATION = "bench_pub"
@@ -330,27 +332,12 @@ def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
 
 def count_topic_from(bootstrap: str, topic: str, partitions: int, start: list[int]) -> tuple[int, set[int]]:
     """Read the topic from the given offsets to its end: (records, distinct ids)."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"bench-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-        }
-    )
+    consumer = end_reading_consumer(bootstrap, "bench")
     try:
-        consumer.assign([TopicPartition(topic, p, start[p]) for p in range(partitions)])
-        pending, count, ids = set(range(partitions)), 0, set()
-        while pending:
-            for msg in consumer.consume(10000, 1.0):
-                err = msg.error()
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        pending.discard(msg.partition())
-                        continue
-                    raise RuntimeError(err.str())
-                count += 1
-                ids.add(orjson.loads(msg.key())["payload"]["id"])
+        count, ids = 0, set()
+        for msg in messages_to_end(consumer, topic, dict(enumerate(start[:partitions])), timeout_s=600):
+            count += 1
+            ids.add(orjson.loads(msg.key())["payload"]["id"])
         return count, ids
     finally:
         consumer.close()

@@ -12,16 +12,15 @@ Called by the runtime: :meth:`OffsetStore.read` once per pipeline start, :meth:`
 from __future__ import annotations
 
 import logging
-import time
-import uuid
 from typing import Any
 
 import orjson
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from cdc.errors import FatalError, RetriableError
 from cdc.kafka.producer import LIBRDKAFKA_LOG
+from cdc.kafka.reading import end_reading_consumer, messages_to_end
 
 log = logging.getLogger("cdc.offsets")
 
@@ -61,38 +60,16 @@ class OffsetStore:
 
     def read_all(self, timeout_s: float = 30.0) -> dict[bytes, dict[str, Any] | None]:
         """Every key's latest value in the topic (None = deleted)."""
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self.bootstrap,
-                "group.id": f"cdc-engine-offsets-reader-{uuid.uuid4()}",
-                "enable.auto.commit": "false",
-                "enable.partition.eof": "true",
-                "auto.offset.reset": "earliest",
-                "logger": LIBRDKAFKA_LOG,
-            }
+        consumer = end_reading_consumer(
+            self.bootstrap, "offsets-reader", **{"auto.offset.reset": "earliest", "logger": LIBRDKAFKA_LOG}
         )
         latest: dict[bytes, dict[str, Any] | None] = {}
         try:
             metadata = consumer.list_topics(self.topic, timeout=timeout_s)
-            partitions = list(metadata.topics[self.topic].partitions)
-            if not partitions:
-                return latest
-            consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in partitions])
-            pending = set(partitions)
-            deadline = time.monotonic() + timeout_s
-            while pending:
-                if time.monotonic() > deadline:
-                    raise RetriableError(f"timed out reading offsets topic {self.topic}")
-                for msg in consumer.consume(1000, 0.5):
-                    err = msg.error()
-                    if err is not None:
-                        if err.code() == KafkaError._PARTITION_EOF:
-                            pending.discard(msg.partition())
-                            continue
-                        raise RetriableError(f"error reading offsets topic {self.topic}: {err.str()}")
-                    key = msg.key()
-                    if key is None:
-                        continue
+            starts = dict.fromkeys(metadata.topics[self.topic].partitions, OFFSET_BEGINNING)
+            for msg in messages_to_end(consumer, self.topic, starts, timeout_s, batch=1000):
+                key = msg.key()
+                if key is not None:
                     value = msg.value()
                     latest[key] = None if value is None else orjson.loads(value)
         except KafkaException as exc:

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from confluent_kafka import Consumer, KafkaError, TopicPartition
 from topic_tally import TopicTally
 
 from cdc.config import load_engine_config
+from cdc.kafka.reading import end_reading_consumer, messages_to_end
 from cdc.runtime import ConnectorRuntime
 
 REPO = Path(__file__).resolve().parents[2]
@@ -184,34 +184,13 @@ class EngineProcess:
 
 def read_topic(bootstrap: str, topic: str, timeout: float = 5.0) -> list[tuple[bytes | None, bytes | None]]:
     """Every record currently in ``topic`` (all partitions, each in offset order); [] if it does not exist."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"test-{uuid.uuid4().hex}",
-            "enable.partition.eof": True,
-            "enable.auto.commit": False,
-            "session.timeout.ms": 6000,
-        }
-    )
+    consumer = end_reading_consumer(bootstrap, "test", **{"session.timeout.ms": 6000})
     try:
         metadata = consumer.list_topics(timeout=timeout)
         if topic not in metadata.topics:
             return []
-        partitions = list(metadata.topics[topic].partitions)
-        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
-        pending = set(partitions)
-        out: list[tuple[bytes | None, bytes | None]] = []
-        deadline = time.monotonic() + max(timeout, 30)
-        while pending and time.monotonic() < deadline:
-            for msg in consumer.consume(10000, 0.5):
-                err = msg.error()
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        pending.discard(msg.partition())
-                        continue
-                    raise RuntimeError(err.str())
-                out.append((msg.key(), msg.value()))
-        return out
+        starts = dict.fromkeys(metadata.topics[topic].partitions, 0)
+        return [(msg.key(), msg.value()) for msg in messages_to_end(consumer, topic, starts, max(timeout, 30))]
     finally:
         consumer.close()
 
