@@ -3,7 +3,7 @@
 VENV   ?= .venv
 PYTHON := $(VENV)/bin/python
 # Lint only the source packages that exist (some may not be created yet).
-LINT_PKGS := $(wildcard cdc schemas snapshot sinks)
+LINT_PKGS := $(wildcard cdc schemas snapshot sinks servers)
 
 .PHONY: setup test demo lint bench
 

@@ -105,14 +105,14 @@ def _workload(dsn: str, rows: int) -> None:
 
 
 def capture(path: Path, rows: int) -> None:
-    sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "bench")]
+    sys.path[:0] = [str(REPO), str(REPO / "bench")]
     import psycopg
     from pg_throughput import CREATE_TABLE
-    from servers import PostgresServer
 
     from cdc.postgres.catalog import Catalog
     from cdc.postgres.pgoutput import Relation, decode
     from cdc.postgres.replication import Keepalive, ReplicationConnection
+    from servers import PostgresServer
 
     with PostgresServer().start() as pg:
         pg.create_database("bench")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """PostgreSQL → Kafka throughput and latency benchmark (``make bench``).
 
-Starts a throwaway PostgreSQL (``wal_level=logical``) and a memory-only tansu broker through ``tests/servers.py``,
+Starts a throwaway PostgreSQL (``wal_level=logical``) and a memory-only tansu broker through the ``servers`` package,
 creates a table with six mixed columns and measures, in one run:
 
 1. **pg_recvlogical baseline.** PostgreSQL's own client streams the slot (pgoutput, ``proto_version=1``) into a
@@ -45,17 +45,17 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "tests" / "integration")]
+sys.path[:0] = [str(REPO)]
 
 import orjson  # noqa: E402
 import psutil  # noqa: E402
 import psycopg  # noqa: E402
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # noqa: E402
-from engine_helpers import EngineProcess  # noqa: E402
-from servers import PostgresServer, TansuBroker, find_postgres_bindir  # noqa: E402
 
 from cdc.kafka.reading import end_reading_consumer, messages_to_end  # noqa: E402
+from servers import PostgresServer, TansuBroker, find_postgres_bindir  # noqa: E402
+from servers.engine import EngineProcess  # noqa: E402
 
 DBNAME = "bench"
 TABLE = "bench_rows"

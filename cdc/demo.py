@@ -1,12 +1,12 @@
 """``make demo`` / ``cdc-engine demo``: the whole pipeline on one machine, in a few seconds.
 
 Starts a throwaway PostgreSQL cluster (``wal_level=logical``) and a throwaway Kafka-compatible broker (tansu)
-with the helpers in ``tests/servers.py``, creates a small ``inventory``-style schema (customers, products,
+with the helpers in the ``servers`` package, creates a small ``inventory``-style schema (customers, products,
 orders), runs the engine in a thread (the same :class:`~cdc.runtime.ConnectorRuntime` ``cdc-engine start``
 runs), waits for the initial snapshot, makes a few inserts/updates/deletes, and prints every change event read
 back from Kafka. Everything is stopped and deleted again at the end, also on errors and Ctrl-C.
 
-It needs a source checkout (``tests/servers.py``) and the PostgreSQL server binaries (``scripts/bootstrap.sh``
+It needs a source checkout (the ``servers`` package) and the PostgreSQL server binaries (``scripts/bootstrap.sh``
 installs them), so it is not available in the Docker image.
 """
 
@@ -16,7 +16,6 @@ import base64
 import contextlib
 import decimal
 import gc
-import importlib
 import json
 import logging
 import signal
@@ -34,7 +33,6 @@ from rich.console import Console
 from rich.text import Text
 
 REPO = Path(__file__).resolve().parents[1]
-TESTS_DIR = REPO / "tests"
 
 CONNECTOR_NAME = "inventory-connector"
 TOPIC_PREFIX = "dbserver1"
@@ -312,14 +310,9 @@ def run(console: Console, dump: Path | None = None) -> None:
     record read back as one JSON line (key and value documents), for documentation."""
     import psycopg
 
-    if not (TESTS_DIR / "servers.py").is_file():
-        raise DemoError(f"{TESTS_DIR / 'servers.py'} not found: the demo runs from a source checkout of cdc-engine")
     if not SCHEMA_SQL_PATH.is_file():
         raise DemoError(f"{SCHEMA_SQL_PATH} not found: the demo runs from a source checkout of cdc-engine")
-    if str(TESTS_DIR) not in sys.path:
-        sys.path.insert(0, str(TESTS_DIR))
-    servers = importlib.import_module("servers")  # tests/servers.py: throwaway PostgreSQL and tansu
-    PostgresServer, TansuBroker = servers.PostgresServer, servers.TansuBroker
+    from servers import PostgresServer, TansuBroker  # throwaway PostgreSQL and tansu
 
     started = time.monotonic()
     rule_style = "bold"

@@ -24,19 +24,12 @@ Markers
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-# Make ``import servers`` work regardless of pytest's import mode / rootdir.
-_TESTS_DIR = str(Path(__file__).resolve().parent)
-if _TESTS_DIR not in sys.path:
-    sys.path.insert(0, _TESTS_DIR)
-
-from servers import KafkaEndpoint, PostgresEndpoint, open_kafka, open_postgres  # noqa: E402
+from servers import KafkaEndpoint, PostgresEndpoint, open_kafka, open_postgres
 
 
 def pytest_configure(config: pytest.Config) -> None:

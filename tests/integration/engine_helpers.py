@@ -7,26 +7,22 @@ The engine runs as the real CLI (``python -m cdc.cli start``) in a subprocess wh
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Hashable
-from pathlib import Path
 from typing import Any
 
 import psycopg
 from topic_tally import TopicTally
 
+import servers.engine
 from cdc.config import load_engine_config
 from cdc.kafka.reading import end_reading_consumer, messages_to_end
 from cdc.runtime import ConnectorRuntime
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = servers.engine.REPO
 
 
 def execute(dsn: str, *statements: str) -> None:
@@ -128,58 +124,14 @@ class EngineThread:
         self.stop()
 
 
-class EngineProcess:
-    """``cdc-engine start`` as a real subprocess (for SIGTERM/SIGKILL and RSS measurements)."""
-
-    def __init__(self, document: dict[str, Any], workdir: Path) -> None:
-        self.config_path = workdir / f"{document['name']}.json"
-        self.config_path.write_text(json.dumps(document))
-        self.log_path = workdir / f"{document['name']}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> EngineProcess:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cdc.cli", "start", "--config", str(self.config_path), "--no-progress"],
-            cwd=REPO,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        return self
-
-    def terminate(self, timeout: float = 60) -> int:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait(10)
-
-    def kill_if_running(self) -> None:
-        """SIGKILL the process unless it was never started or has already exited (for ``finally`` blocks)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.kill()
-
-    def wait_logged_streaming(self, timeout: float = 60) -> None:
-        """Wait until the engine logged that it streams from its slot."""
-        wait_for(lambda: "streaming from slot" in self.log(), timeout, what="engine streaming")
+class EngineProcess(servers.engine.EngineProcess):
+    """``cdc-engine start`` as a real subprocess (see :mod:`servers.engine`), plus draining a tally after a stop."""
 
     def stop_and_drain(self, tally: TopicTally) -> Counter[Hashable]:
         """SIGTERM the engine (it must exit 0), then drain ``tally`` until idle; its final counts."""
         assert self.terminate() == 0
         tally.drain(idle_s=1.0)
         return tally.counts
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
 
 def read_topic(bootstrap: str, topic: str, timeout: float = 5.0) -> list[tuple[bytes | None, bytes | None]]:

@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 from engine_helpers import REPO, connection_properties, read_topic, wait_for_records
+
 from servers import PostgresServer
 
 ENV_UNSET = "CDC_TEST_SURELY_UNSET_VARIABLE"

@@ -8,6 +8,7 @@ from typing import Any
 
 import psycopg
 from engine_helpers import EngineProcess, EngineThread, connector_document, read_topic, wait_for
+
 from servers import PostgresServer
 
 

