@@ -79,7 +79,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"  warning: {warning}")
     spec = lookup_connector(engine.connector_class)
     assert spec is not None
-    checks = spec.prerequisite_checker()(engine.connector)
+    checker = spec.spec().prerequisite_checker
+    checks = checker(engine.connector) if checker is not None else []
     failed = 0
     for check in checks:
         mark = "OK  " if check.ok else "FAIL"

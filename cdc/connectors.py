@@ -1,9 +1,10 @@
-"""Registry mapping ``connector.class`` values to source connectors.
+"""Registry mapping ``connector.class`` values to connector specs.
 
-Users write either a short name (``postgres``) or the Debezium Java class they already have in their configs
-(``io.debezium.connector.postgresql.PostgresConnector``). The runtime and CLI only ever go through this
-registry; concrete connector packages are imported lazily, so a missing optional dependency of one connector
-never breaks another.
+Users write either a short name (``postgres``) or the Java class they already have in their Debezium / Kafka
+Connect configs (``io.debezium.connector.postgresql.PostgresConnector``). The runtime and the CLI only ever go
+through this registry. Each connector package exports one typed :class:`ConnectorSpec` named ``SPEC``; the
+registry names only the package, which is imported on first use, so a missing optional dependency of one
+connector (pymongo, mysql-replication …) never breaks another.
 """
 
 from __future__ import annotations
@@ -11,54 +12,70 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+ConnectorKind = Literal["source", "sink"]
 
 
 @dataclass(frozen=True)
 class ConnectorSpec:
-    """Where a connector lives: its config model and its source factory, both imported on first use."""
+    """What one connector package provides (its ``SPEC``).
+
+    ``config_model``: the pydantic model of its ``config`` properties (validates, documents, fills defaults).
+    ``factory``: builds the running connector. Sources: ``factory(name, connector_config, worker_config,
+    progress, converters)`` returns a ``cdc.source.Source``; sinks: ``factory(name, connector_config)`` returns a
+    ``sinks.task.SinkTask``.
+    ``prerequisite_checker``: ``checker(connector_config)`` returns ``cdc.validation.Check`` results for
+    ``cdc-engine validate`` and start-up (server settings, privileges); ``None`` when there is nothing to check.
+    """
+
+    kind: ConnectorKind
+    config_model: type[BaseModel]
+    factory: Callable[..., Any]
+    prerequisite_checker: Callable[[Any], list[Any]] | None = None
+
+
+@dataclass(frozen=True)
+class RegisteredConnector:
+    """A registry row: the names users write and the package whose ``SPEC`` implements them."""
 
     short_name: str
     aliases: tuple[str, ...]
-    config_module: str
-    config_class: str
-    source_module: str
-    source_class: str
-    validate_module: str
+    package: str
 
-    def prerequisite_checker(self) -> Callable[[Any], list[Any]]:
-        checker: Callable[[Any], list[Any]] = importlib.import_module(self.validate_module).check_prerequisites
-        return checker
+    def spec(self) -> ConnectorSpec:
+        """Import the connector package and return its ``SPEC`` (ImportError if an optional dependency is missing)."""
+        spec: ConnectorSpec = importlib.import_module(self.package).SPEC
+        return spec
 
     def config_model(self) -> Any:
-        return getattr(importlib.import_module(self.config_module), self.config_class)
+        """The connector's config model (shorthand for ``spec().config_model``)."""
+        return self.spec().config_model
 
-    def source_factory(self) -> Callable[..., Any]:
-        factory: Callable[..., Any] = getattr(importlib.import_module(self.source_module), self.source_class)
-        return factory
+    @property
+    def kind(self) -> ConnectorKind:
+        """``source`` or ``sink``."""
+        return self.spec().kind
 
 
-CONNECTORS = (
-    ConnectorSpec(
-        "postgres",
-        ("postgresql", "io.debezium.connector.postgresql.PostgresConnector"),
-        "cdc.postgres.config",
-        "PostgresConnectorConfig",
-        "cdc.postgres.source",
-        "PostgresSource",
-        "cdc.postgres.validate",
+CONNECTORS: tuple[RegisteredConnector, ...] = (
+    RegisteredConnector(
+        "postgres", ("postgresql", "io.debezium.connector.postgresql.PostgresConnector"), "cdc.postgres"
     ),
 )
 
 
-def lookup_connector(connector_class: str) -> ConnectorSpec | None:
-    """The spec for a ``connector.class`` value (case-insensitive), or ``None`` if unknown."""
+def lookup_connector(connector_class: str) -> RegisteredConnector | None:
+    """The registry row for a ``connector.class`` value (case-insensitive), or ``None`` if unknown."""
     wanted = connector_class.strip().lower()
-    for spec in CONNECTORS:
-        if wanted == spec.short_name or wanted in (a.lower() for a in spec.aliases):
-            return spec
+    for entry in CONNECTORS:
+        if wanted == entry.short_name or wanted in (a.lower() for a in entry.aliases):
+            return entry
     return None
 
 
 def known_connector_names() -> str:
+    """Every accepted ``connector.class`` value, for error messages."""
     return ", ".join(f"{s.short_name} ({', '.join(s.aliases)})" for s in CONNECTORS)

@@ -82,7 +82,7 @@ class ConnectorRuntime:
         self._last_committed = stored
         spec = lookup_connector(engine.connector_class)
         assert spec is not None
-        source: Source = spec.source_factory()(
+        source: Source = spec.spec().factory(
             engine.name, engine.connector, worker, SnapshotProgress(enabled=self.progress)
         )
         producer = RecordProducer(worker.bootstrap_servers, worker.producer_overrides(), f"cdc-engine-{engine.name}")
