@@ -1,1 +1,2 @@
-"""Sink workers (consume change topics → MongoDB / Elasticsearch / JDBC). Not built yet: see README "Status"."""
+"""Sink workers: the consumer runtime, the ``SinkTask`` contract (``sinks.task``), SMTs (``sinks.transforms``) and
+sink connectors (one package each)."""

@@ -1,0 +1,60 @@
+"""The structured record that converters, single message transforms (SMTs) and sink connectors exchange.
+
+Kafka Connect's ``ConnectRecord`` in Python. Sources build one only when a transform chain is configured (the
+fast path without transforms produces pre-serialized bytes, see ``cdc.events.SourceRecord``); sink workers build
+one per consumed message with the worker's key/value converters (``Converter.to_connect``), run the SMT chain on it
+and hand the survivors to ``SinkTask.put``.
+
+Values use the Connect in-memory representation, so every component agrees on them:
+
+- struct → ``dict`` (keys in the schema's field order); array → ``list``; map → ``dict``; bytes → ``bytes``;
+- ``org.apache.kafka.connect.data.Decimal`` → ``decimal.Decimal``; ``…data.Date`` → ``datetime.date``;
+  ``…data.Time`` → ``datetime.time``; ``…data.Timestamp`` → ``datetime.datetime`` (UTC, tz-aware);
+- every other logical type (Debezium's ``io.debezium.time.*``, ``io.debezium.data.*``) stays its primitive
+  (``int``, ``str`` …), exactly as in Java;
+- schemaless values (``schemas.enable=false``) carry ``None`` as their schema and plain JSON-like values.
+
+Headers are kept as the bytes on the wire (Connect's ``SimpleHeaderConverter`` text form); ``header_value`` and
+``header_bytes`` convert.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemas.connect import Schema
+
+Header = tuple[str, bytes | None]
+
+
+@dataclass(slots=True)
+class ConnectRecord:
+    """One record between converter, transforms and connector. Transforms return new records (``replace``)."""
+
+    topic: str
+    key_schema: Schema | None
+    key: Any
+    value_schema: Schema | None
+    value: Any
+    partition: int | None = None
+    timestamp: int | None = None  # epoch milliseconds
+    headers: list[Header] = field(default_factory=list)
+    # Where a sink worker consumed it from (topic and partition above); None on the source side.
+    kafka_offset: int | None = None
+    # The original topic/partition/offset before any transform renamed the topic: what offsets are committed for.
+    original_topic: str | None = None
+
+    def replace(self, **changes: Any) -> ConnectRecord:
+        """A copy with ``changes`` applied (Connect's ``newRecord``); headers are copied, not shared."""
+        if "headers" not in changes:
+            changes["headers"] = list(self.headers)
+        return dataclasses.replace(self, **changes)
+
+    def header(self, name: str) -> bytes | None:
+        """The last header called ``name`` (Connect's ``lastWithName``), or None."""
+        for key, value in reversed(self.headers):
+            if key == name:
+                return value
+        return None
