@@ -100,7 +100,7 @@ class ConnectorRuntime:
                 self.records_sent += len(records)
                 producer.poll()
                 now = time.monotonic()
-                if now - last_commit >= interval_s:
+                if now - last_commit >= interval_s or source.commit_due:
                     self._commit(source, producer, store, worker.offset_flush_timeout_ms / 1000)
                     last_commit = now
                 if now - last_report >= 30:

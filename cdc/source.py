@@ -30,6 +30,12 @@ class Source(Protocol):
         """Keep the source connection alive while the runtime is blocked on Kafka."""
 
     @property
+    def commit_due(self) -> bool:
+        """True when the source wants its position stored and confirmed now instead of at the next periodic
+        commit: the snapshot just ended, the server waits for a confirmation (PG fast shutdown), or an idle or
+        filtered stream holds a position the server could release."""
+
+    @property
     def finished(self) -> bool:
         """True when there is nothing more to read (snapshot.mode=initial_only after the snapshot)."""
 

@@ -362,16 +362,18 @@ class PostgresServer(_LocalServer):
         self._running = False
         self._remove_tmpdir()
 
-    def restart(self, mode: str = "fast") -> None:
+    def restart(self, mode: str = "fast", timeout: float = 60) -> None:
         """Restart the server on the same port and data directory.
 
         :param mode: ``pg_ctl`` shutdown mode: ``smart``, ``fast`` or
             ``immediate`` (the latter simulates a crash; WAL recovery runs on
             start-up).
+        :param timeout: seconds ``pg_ctl`` waits for the stop and for the start (``ServerStartError`` after that,
+            e.g. "server does not shut down" while a client blocks the shutdown).
         """
         if not self._running:
             raise RuntimeError("PostgresServer is not running")
-        self._pg_ctl("restart", "-m", mode, "-w", "-t", "60", "-l", str(self.logfile))
+        self._pg_ctl("restart", "-m", mode, "-w", "-t", str(int(timeout)), "-l", str(self.logfile))
 
     def create_database(self, name: str) -> None:
         """Create database *name* (owned by the ``postgres`` superuser)."""

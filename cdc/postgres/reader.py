@@ -92,8 +92,14 @@ class StreamReader:
 
         self.confirmed_lsn = offset.lsn
         self._last_status = 0.0
+        self._last_confirm = time.monotonic()
         self._last_heartbeat = time.monotonic()
         self._status_requested = False
+        # The server asked for a reply while we hold a position past what it has confirmed (a fast shutdown waits
+        # for exactly that): the runtime should store and confirm it now, not at the next periodic commit.
+        self._flush_requested = False
+        # Records were returned since the last confirm; while False, every record ever returned is stored.
+        self._emitted = False
 
     # -- position --------------------------------------------------------------------------------------------
 
@@ -117,10 +123,31 @@ class StreamReader:
         )
 
     def confirm(self, offset: PostgresOffset) -> None:
-        """The runtime stored ``offset`` in Kafka: let the server recycle WAL up to its ``lsn``."""
+        """The runtime stored ``offset`` in Kafka: let the server recycle WAL up to its ``lsn``.
+
+        Called by the runtime right after the offset record was acknowledged; no poll() happened since
+        position() produced ``offset``, so every record returned so far is now stored.
+        """
         self.confirmed_lsn = max(self.confirmed_lsn, offset.lsn)
         self.conn.send_status(self.confirmed_lsn)
-        self._last_status = time.monotonic()
+        self._last_status = self._last_confirm = time.monotonic()
+        self._flush_requested = False
+        self._emitted = False
+
+    @property
+    def commit_due(self) -> bool:
+        """True when the runtime should store and confirm position() now rather than at its next periodic commit.
+
+        Two cases, both outside a transaction with a position past the confirmed one: the server requested a
+        reply (a fast shutdown waits until the client confirms everything it was sent), or the stream has been
+        idle or filtered - nothing returned since the last confirm - for ``status.update.interval.ms``, so the
+        slot can release the WAL it does not need instead of holding it until the next offset flush.
+        """
+        if self.in_tx or self.resume_lsn <= self.confirmed_lsn:
+            return False
+        if self._flush_requested:
+            return True
+        return not self._emitted and time.monotonic() - self._last_confirm >= self.status_interval_s
 
     def keepalive(self) -> None:
         """Send a status update if one is due; called while the runtime waits on the producer."""
@@ -133,32 +160,57 @@ class StreamReader:
     # -- reading ---------------------------------------------------------------------------------------------
 
     def poll(self, max_records: int, timeout: float) -> list[SourceRecord]:
-        """Up to ``max_records`` records; waits at most ``timeout`` seconds when nothing is pending."""
+        """Up to ``max_records`` records, returning within about ``timeout`` seconds in every case.
+
+        Called by the runtime in its loop. It must come back even when messages keep arriving without yielding
+        records (keepalives, filtered or skipped changes): the runtime checks for a stop request, commits offsets
+        and confirms positions between calls. A server that requests a reply while we hold an unconfirmed
+        position (a fast shutdown) ends the call at once so the runtime can store and confirm it (commit_due).
+        """
         records: list[SourceRecord] = []
         now_ns = time.time_ns()
         read = self.conn.read
+        monotonic = time.monotonic
+        deadline = monotonic() + timeout
+        spins = 0
         while len(records) < max_records:
-            msg = read(0.0 if records else timeout)
+            if records:
+                msg = read(0.0)
+            else:
+                remaining = deadline - monotonic()
+                if remaining <= 0:
+                    break
+                msg = read(remaining)
             if msg is None:
                 break
             if isinstance(msg, Keepalive):
+                if not self.in_tx and msg.wal_end > self.resume_lsn:
+                    # Everything before wal_end that concerns us has been sent and read: an idle or filtered
+                    # stretch of WAL. Advancing here keeps an idle slot from pinning WAL (see README).
+                    self.resume_lsn = msg.wal_end
                 if msg.reply_requested:
                     # Answer now, not when poll returns: a long stretch of changes that yield no records (skipped
                     # after a restart, filtered tables or ops) keeps this loop going past wal_sender_timeout.
                     self._status_requested = True
                     self.keepalive()
-                if not self.in_tx and msg.wal_end > self.resume_lsn:
-                    # Everything before wal_end that concerns us has been sent and read: an idle or filtered
-                    # stretch of WAL. Advancing here keeps an idle slot from pinning WAL (see README).
-                    self.resume_lsn = msg.wal_end
-                continue
-            self._dispatch(decode(msg.payload), msg.data_start, now_ns, records)
+                    if not self.in_tx and self.resume_lsn > self.confirmed_lsn:
+                        # The server waits for a confirmation (at shutdown it waits for exactly this position).
+                        self._flush_requested = True
+                        break
+            else:
+                self._dispatch(decode(msg.payload), msg.data_start, now_ns, records)
+            spins += 1
+            if not spins & 1023 and monotonic() > deadline:
+                break  # a long run of messages that yield few records: give the runtime its turn
+        if records:
+            self._emitted = True
         self.keepalive()
         if self.heartbeat is not None and not self.in_tx:
             now = time.monotonic()
             if now - self._last_heartbeat >= self.heartbeat_interval_s:
                 self._last_heartbeat = now
                 records.append(self.heartbeat.record(now_ns // 1_000_000))
+                self._emitted = True
         return records
 
     def _dispatch(self, msg: Any, lsn: int, now_ns: int, out: list[SourceRecord]) -> None:

@@ -271,6 +271,12 @@ class PostgresSource:
         if self.reader is not None:
             self.reader.confirm(PostgresOffset.from_dict(offset))
 
+    @property
+    def commit_due(self) -> bool:
+        if self._snapshot_position is not None:
+            return False
+        return self.reader is not None and self.reader.commit_due
+
     def keepalive(self) -> None:
         if self.reader is not None:
             self.reader.keepalive()
