@@ -119,15 +119,22 @@ class ConnectorRuntime:
             store.close()
 
     def _commit(self, source: Source, producer: RecordProducer, store: OffsetStore, timeout_s: float) -> None:
-        position = source.position()
-        if position is None or position == self._last_committed:
-            return
-        if not producer.flush(timeout_s, source.keepalive):
-            log.warning(
-                "offset commit skipped: %d records not acknowledged within %.0fs", producer.in_flight(), timeout_s
-            )
-            return
-        store.write(self.engine.name, self.engine.connector.topic_prefix, position)
-        source.committed(position)
-        self._last_committed = position
-        log.debug("offset committed: %s", position)
+        """Store the source's position once every record polled so far is acknowledged, then confirm it.
+
+        Storing a position can move the source to another one without a poll (the snapshot's offset, once
+        stored, gives way to the stream's position covering the changes streamed since), so this repeats until
+        the position is stable: after a final commit nothing is left to replay.
+        """
+        for _ in range(3):
+            position = source.position()
+            if position is None or position == self._last_committed:
+                return
+            if not producer.flush(timeout_s, source.keepalive):
+                log.warning(
+                    "offset commit skipped: %d records not acknowledged within %.0fs", producer.in_flight(), timeout_s
+                )
+                return
+            store.write(self.engine.name, self.engine.connector.topic_prefix, position)
+            source.committed(position)
+            self._last_committed = position
+            log.debug("offset committed: %s", position)

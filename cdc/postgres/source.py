@@ -273,8 +273,10 @@ class PostgresSource:
 
     @property
     def commit_due(self) -> bool:
+        # Right after the snapshot: store its completion at once, so a stop or crash never redoes it, and so the
+        # streamed changes that follow are covered by the next offset rather than replayed (see position()).
         if self._snapshot_position is not None:
-            return False
+            return self._snapshot_position.last_snapshot_record
         return self.reader is not None and self.reader.commit_due
 
     def keepalive(self) -> None:
