@@ -154,7 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cdc-engine", description="Change data capture to Kafka, Debezium-style")
     parser.add_argument("--version", action="version", version=f"cdc-engine {__version__}")
     parser.add_argument("--log-format", choices=["text", "json"], default=None)
-    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+        help="DEBUG also shows tracebacks of errors (default INFO)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_config(p: argparse.ArgumentParser) -> None:
@@ -195,9 +201,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except FatalError as exc:
         log.error("fatal: %s", exc)
+        log.debug("traceback", exc_info=True)
         return 1
     except CdcError as exc:
         log.error("%s", exc)
+        log.debug("traceback", exc_info=True)
         return 1
     except KeyboardInterrupt:
         return 130

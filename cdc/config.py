@@ -15,6 +15,7 @@ declaration validates, fills defaults and documents (``cdc-engine describe``). :
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -127,19 +128,76 @@ def interpolate(value: Any, problems: list[str], where: str = "") -> Any:
     return value
 
 
+# A connector config is a few kilobytes; these bounds turn hostile or mistaken inputs (a 100 MB file, a YAML
+# "billion laughs" alias bomb) into one clear error instead of minutes of parsing and gigabytes of memory.
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_YAML_ALIASES = 100
+MAX_CONFIG_NODES = 100_000  # values in the document once aliases are expanded
+
+
+class _BoundedYamlLoader(yaml.SafeLoader):
+    """SafeLoader that refuses documents with more than MAX_YAML_ALIASES alias references (``*name``)."""
+
+    aliases_seen = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases_seen += 1
+            if self.aliases_seen > MAX_YAML_ALIASES:
+                raise ConfigError([f"more than {MAX_YAML_ALIASES} YAML aliases (*name): refusing an alias bomb"])
+        return super().compose_node(parent, index)
+
+
+def _check_expanded_size(doc: Any, path: str) -> None:
+    """ConfigError if ``doc`` holds more than MAX_CONFIG_NODES values counting every alias expansion.
+
+    Aliases make YAML values shared objects; walking them (interpolation, validation) visits each use, so the
+    expanded size is what costs time and memory. The walk stops as soon as the budget is spent.
+    """
+    budget = MAX_CONFIG_NODES
+    stack = [doc]
+    while stack:
+        value = stack.pop()
+        budget -= 1
+        if budget < 0:
+            raise ConfigError([f"{path}: more than {MAX_CONFIG_NODES} values once YAML aliases are expanded"])
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+
+
 def read_config_document(path: str) -> dict[str, Any]:
-    """Parse a YAML or JSON file into a mapping; any failure becomes a ConfigError naming the file."""
+    """Parse a YAML or JSON file into a mapping; any failure becomes a ConfigError naming the file.
+
+    Bounded: at most MAX_CONFIG_BYTES of UTF-8 text, MAX_YAML_ALIASES alias references and MAX_CONFIG_NODES
+    values after alias expansion.
+    """
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        with file.open("rb") as fh:
+            data = fh.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise ConfigError([f"cannot read config file {path}: {exc.strerror or exc}"]) from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError([f"{path}: larger than {MAX_CONFIG_BYTES // 1024} KiB; is this really a connector config?"])
     try:
-        doc = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            [f"{path}: not UTF-8 text (invalid byte at position {exc.start}); save the config as UTF-8 YAML or JSON"]
+        ) from None
+    if "\x00" in text:
+        raise ConfigError([f"{path}: contains NUL bytes; this is a binary file, not a YAML or JSON config"])
+    try:
+        doc = json.loads(text) if file.suffix == ".json" else yaml.load(text, Loader=_BoundedYamlLoader)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         raise ConfigError([f"cannot parse {path}: {_one_line(str(exc))}"]) from None
+    except RecursionError:
+        raise ConfigError([f"cannot parse {path}: nested too deeply"]) from None
     if not isinstance(doc, dict):
         raise ConfigError([f"{path}: expected a mapping with 'name' and 'config', got {type(doc).__name__}"])
+    _check_expanded_size(doc, path)
     return doc
 
 
@@ -237,7 +295,16 @@ def load_engine_config(
                 problems.append(
                     f"worker.{prop}: {cls!r} is not supported yet; use org.apache.kafka.connect.json.JsonConverter"
                 )
-        warnings += [f"worker property {k!r} is not used by cdc-engine" for k in worker.unknown_properties()]
+        worker_typos = _likely_typos(dict.fromkeys(worker.unknown_properties()), _known_worker_properties())
+        warnings += [
+            _with_typo_hint(f"worker property {k!r} is not used by cdc-engine", worker_typos)
+            for k in worker.unknown_properties()
+        ]
+        from cdc.kafka.producer import producer_property_problem
+
+        producer_problem = producer_property_problem(worker.producer_overrides())
+        if producer_problem:
+            problems.append(f"worker.producer.*: {producer_problem}")
 
     connector_class = str(connector_raw.get("connector.class", ""))
     connector_cfg: Any = None
@@ -254,15 +321,70 @@ def load_engine_config(
         else:
             connector_class = spec.short_name
             model = spec.config_model()
+            typos = _likely_typos(connector_raw, _known_connector_properties(model))
             try:
                 connector_cfg = model.model_validate(connector_raw)
             except ValidationError as exc:
-                problems += format_validation_errors(exc, "config")
+                problems += [_with_typo_hint(p, typos) for p in format_validation_errors(exc, "config")]
             else:
-                warnings += connector_cfg.unused_property_warnings()
+                warnings += [_with_typo_hint(w, typos) for w in connector_cfg.unused_property_warnings()]
             problems += model.cross_field_problems(connector_raw)
 
     if problems:
         raise ConfigError(problems)
     assert worker is not None
     return EngineConfig(name, connector_class, connector_cfg, worker, warnings, path)
+
+
+def _known_connector_properties(model: Any) -> list[str]:
+    from cdc.source_config import ACCEPTED_WITHOUT_EFFECT
+
+    aliases = [f.alias for f in model.model_fields.values() if f.alias]
+    return [*aliases, *ACCEPTED_WITHOUT_EFFECT, *LEGACY_CONNECTOR_PROPERTIES]
+
+
+# Kafka Connect worker properties that mean something to Connect (so they are not typos) but not to cdc-engine.
+_CONNECT_WORKER_PROPERTIES = (
+    "config.storage.topic",
+    "config.storage.replication.factor",
+    "status.storage.topic",
+    "status.storage.replication.factor",
+    "status.storage.partitions",
+    "plugin.path",
+    "listeners",
+    "rest.port",
+    "rest.host.name",
+    "rest.advertised.host.name",
+    "rest.advertised.port",
+    "internal.key.converter",
+    "internal.value.converter",
+    "task.shutdown.graceful.timeout.ms",
+    "config.providers",
+)
+
+
+def _known_worker_properties() -> list[str]:
+    return [*(f.alias for f in WorkerConfig.model_fields.values() if f.alias), *_CONNECT_WORKER_PROPERTIES]
+
+
+def _likely_typos(raw: dict[str, Any], known: list[str]) -> dict[str, str]:
+    """{given unknown key: the known property it most likely misspells} (difflib, ratio ≥ 0.8)."""
+    known_set = set(known)
+    typos: dict[str, str] = {}
+    for key in raw:
+        if key in known_set or key.startswith(("transforms", "predicates", "producer.", "consumer.")):
+            continue
+        match = difflib.get_close_matches(key, known, n=1, cutoff=0.8)
+        if match:
+            typos[key] = match[0]
+    return typos
+
+
+def _with_typo_hint(message: str, typos: dict[str, str]) -> str:
+    """Add "did you mean …?" to a message about an unknown key, or about a required key the user misspelled."""
+    for given, meant in typos.items():
+        if f"property {given!r} is not used" in message:
+            return f"{message}; did you mean {meant!r}?"
+        if message.startswith((f"config.{meant}: required", f"worker.{meant}: required")):
+            return f"{message} ({given!r} is given: a typo of {meant!r}?)"
+    return message

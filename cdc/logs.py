@@ -23,6 +23,8 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         out.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD_ATTRS})
+        if record.exc_info:
+            out["traceback"] = self.formatException(record.exc_info)
         return orjson.dumps(out, default=str).decode()
 
 
@@ -31,7 +33,11 @@ class TextFormatter(logging.Formatter):
         ts = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.created))
         extra = " ".join(f"{k}={v}" for k, v in record.__dict__.items() if k not in _STANDARD_ATTRS)
         line = f"{ts} {record.levelname:<7} {record.name}: {record.getMessage()}"
-        return f"{line} {extra}" if extra else line
+        if extra:
+            line = f"{line} {extra}"
+        if record.exc_info:  # only logged at DEBUG (cli.main): --log-level DEBUG shows the traceback
+            line = f"{line}\n{self.formatException(record.exc_info)}"
+        return line
 
 
 def configure(fmt: str = "text", level: str = "INFO") -> None:

@@ -41,6 +41,21 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+def producer_property_problem(overrides: dict[str, str]) -> str | None:
+    """librdkafka's complaint about the worker's ``producer.*`` properties, or None if it accepts them all.
+
+    Called while the config is loaded, so ``validate`` reports an unknown or malformed property and ``start``
+    never gets as far as creating the producer. Builds a producer without ``bootstrap.servers``: librdkafka
+    checks every property then and opens no connection.
+    """
+    try:
+        probe = Producer({**DEFAULTS, **overrides, "log_level": 0})
+    except KafkaException as exc:
+        return f"{exc.args[0].str()} (producer.<name> properties are librdkafka settings; see its CONFIGURATION.md)"
+    del probe
+    return None
+
+
 class RecordProducer:
     """Wraps one confluent_kafka.Producer; owned by the runtime, single-threaded."""
 

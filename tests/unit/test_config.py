@@ -200,8 +200,8 @@ def test_producer_overrides_translate_java_names() -> None:
 
 
 def test_producer_overrides_from_command_line() -> None:
-    engine = load_engine_config(None, {"producer.acks": "1", "bootstrap.servers": "k:1"}, document=document())
-    assert engine.worker.producer_overrides() == {"acks": "1"}
+    engine = load_engine_config(None, {"producer.linger.ms": "1", "bootstrap.servers": "k:1"}, document=document())
+    assert engine.worker.producer_overrides() == {"linger.ms": "1"}
 
 
 def test_connector_level_converter_settings_override_worker() -> None:
