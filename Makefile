@@ -11,7 +11,7 @@ setup:
 	bash scripts/bootstrap.sh
 
 test: setup
-	$(PYTHON) -m pytest -q tests
+	$(PYTHON) -m pytest -q -rs tests
 
 demo: setup
 	$(PYTHON) -m cdc.demo

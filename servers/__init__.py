@@ -1,6 +1,8 @@
 """Throwaway real servers for the demo, the benchmarks and the tests, one module per server kind.
 
 - :mod:`servers.postgres`: a private PostgreSQL cluster with ``wal_level=logical`` (or ``$CDC_TEST_POSTGRES_DSN``);
+- :mod:`servers.mariadb`: a private MariaDB server (``mariadb-install-db``), binlog ROW/FULL/FULL, GTIDs;
+- :mod:`servers.mysql`: a private Oracle MySQL 9.x server (fetched by ``scripts/bootstrap.sh``), GTIDs on;
 - :mod:`servers.kafka`: the memory-only, Kafka-compatible tansu broker (or ``$CDC_TEST_KAFKA_BOOTSTRAP``);
 - :mod:`servers.common`: free ports, temp dirs and the stop-at-exit safety net they share.
 
@@ -23,6 +25,9 @@ from servers.kafka import (
     kafka_bootstrap,
     open_kafka,
 )
+from servers.mariadb import MariaDBNotFoundError, MariaDBServer
+from servers.mysql import MySQLNotFoundError, MySQLServer, mysql_unavailable_reason
+from servers.mysqlbase import MySQLFamilyServer
 from servers.postgres import (
     ENV_PG_BINDIR,
     ENV_POSTGRES_DSN,
@@ -42,6 +47,11 @@ __all__ = [
     "ExternalKafka",
     "ExternalPostgres",
     "KafkaEndpoint",
+    "MariaDBNotFoundError",
+    "MariaDBServer",
+    "MySQLFamilyServer",
+    "MySQLNotFoundError",
+    "MySQLServer",
     "PostgresEndpoint",
     "PostgresNotFoundError",
     "PostgresServer",
@@ -52,6 +62,7 @@ __all__ = [
     "find_tansu_binary",
     "free_port",
     "kafka_bootstrap",
+    "mysql_unavailable_reason",
     "open_kafka",
     "open_postgres",
 ]

@@ -16,6 +16,15 @@ Fixtures
     ``postgres_server``; dropped afterwards together with any replication
     slots created in it.  Connect with ``postgres_server.dsn(pg_database)``.
 
+``mariadb_server`` / ``mysql_server`` (session)
+    A :class:`servers.MySQLFamilyServer`: a throwaway MariaDB 10.11 or Oracle MySQL 9.x server with the binlog
+    in ROW format, full row images and metadata, and GTIDs. ``mysql_server`` is skipped, with the reason,
+    when ``scripts/bootstrap.sh`` could not fetch MySQL 9.x from Debian's archive.
+``binlog_server`` (session, parametrized ``mariadb`` / ``mysql``)
+    Runs a test once against each flavour.
+``binlog_database`` (function)
+    The name of a fresh database on ``binlog_server``, dropped afterwards.
+
 Markers
 -------
 ``slow``
@@ -29,7 +38,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from servers import KafkaEndpoint, PostgresEndpoint, open_kafka, open_postgres
+from servers import (
+    KafkaEndpoint,
+    MariaDBServer,
+    MySQLFamilyServer,
+    MySQLServer,
+    PostgresEndpoint,
+    mysql_unavailable_reason,
+    open_kafka,
+    open_postgres,
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -60,3 +78,46 @@ def pg_database(postgres_server: PostgresEndpoint) -> Iterator[str]:
         yield name
     finally:
         postgres_server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> Iterator[MySQLFamilyServer]:
+    """Session-wide MariaDB server (binlog ROW, full row image and metadata)."""
+    server = MariaDBServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def mysql_server() -> Iterator[MySQLFamilyServer]:
+    """Session-wide Oracle MySQL 9.x server with GTIDs; skipped with the reason when it is not available."""
+    reason = mysql_unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    server = MySQLServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session", params=["mariadb", "mysql"])
+def binlog_server(request: pytest.FixtureRequest) -> MySQLFamilyServer:
+    """Each flavour in turn: the test runs against MariaDB and against MySQL."""
+    server: MySQLFamilyServer = request.getfixturevalue(f"{request.param}_server")
+    return server
+
+
+@pytest.fixture
+def binlog_database(binlog_server: MySQLFamilyServer) -> Iterator[str]:
+    """A fresh uniquely named database on ``binlog_server``, dropped afterwards."""
+    name = f"cdc_test_{uuid.uuid4().hex[:12]}"
+    binlog_server.create_database(name)
+    try:
+        yield name
+    finally:
+        binlog_server.drop_database(name)

@@ -8,7 +8,7 @@ import uuid
 import psycopg
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
-from servers import KafkaEndpoint, PostgresEndpoint, free_port
+from servers import KafkaEndpoint, MySQLFamilyServer, PostgresEndpoint, free_port
 
 
 def test_free_port_is_bindable() -> None:
@@ -87,3 +87,27 @@ def test_kafka_produce_consume(kafka_broker: KafkaEndpoint) -> None:
         assert msg.value() == b"hello"
     finally:
         consumer.close()
+
+
+def test_binlog_server_ready_for_cdc(binlog_server: MySQLFamilyServer, binlog_database: str) -> None:
+    """Each flavour runs with the binlog settings the connector needs, GTIDs, and the connector's account."""
+    assert binlog_server.variable("log_bin") == "ON"
+    assert binlog_server.variable("binlog_format") == "ROW"
+    assert binlog_server.variable("binlog_row_image") == "FULL"
+    assert binlog_server.variable("binlog_row_metadata") == "FULL"
+    if binlog_server.flavor == "mysql":
+        assert binlog_server.variable("gtid_mode") == "ON"
+        assert binlog_server.version().startswith("9.")
+    else:
+        assert "MariaDB" in binlog_server.version()
+        assert binlog_server.variable("gtid_domain_id") == "0"
+    binlog_server.execute("CREATE TABLE t (id int PRIMARY KEY)", "INSERT INTO t VALUES (1)", database=binlog_database)
+    file, pos = binlog_server.binlog_position()
+    assert file.startswith("binlog.") and pos > 4
+    conn = binlog_server.connect(binlog_database, admin=False)  # the connector's account can read
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT id FROM t")
+            assert cur.fetchall() == ((1,),)
+    finally:
+        conn.close()
