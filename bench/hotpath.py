@@ -10,8 +10,8 @@ Two commands:
     stream as the engine would receive it, together with the catalog facts the table registry looks up.
 
 ``replay FILE [--code DIR] [--dump OUT] [--repeat K]``
-    Feeds those messages through the engine's real ``StreamReader`` (decode → CapturedTable.row → envelope →
-    JsonConverter) with a fake replication connection and a fixed clock, so that the output is deterministic.
+    Feeds those messages through the engine's real ``StreamReader`` (decode → CapturedTable.row → ChangeEmitter →
+    envelope → JsonConverter) with a fake replication connection and a fixed clock, so that the output is deterministic.
     Prints records/s of the pure Python path (no Kafka) and a SHA-256 of all (topic, key, value) bytes; ``--dump``
     writes them one per line. ``--code DIR`` imports cdc/schemas from another checkout (e.g. a ``git worktree``
     of the previous commit), which is how "output bytes unchanged" is checked across an optimization:
@@ -225,41 +225,45 @@ class _FakeConnection:
 
 
 def _build_reader(data: dict[str, Any], conn: Any) -> Any:
+    """The engine's StreamReader over the fake connection; adapts to the code layout being measured (``--code``)."""
     import inspect
 
     from cdc.filters import TableFilter
     from cdc.postgres.offsets import PostgresOffset
     from cdc.postgres.reader import StreamReader
-    from cdc.postgres.tables import TableRegistry
     from cdc.postgres.types import TypeMapper
     from schemas.json_converter import JsonConverter
 
     catalog = _FakeCatalog(data["tables"], data["types"])
     mapper = TypeMapper("precise", "adaptive", catalog.resolve_type)
     table_filter = TableFilter(default_excluded_schemas=("pg_catalog", "information_schema", "pg_toast"))
-    registry = TableRegistry(
-        catalog,
-        table_filter,
-        "bench",
-        mapper,
-        JsonConverter(True),
-        JsonConverter(True),  # type: ignore[arg-type]
-        "__debezium_unavailable_value",
-    )
-    first_lsn = data["messages"][0][0]
+    placeholder = "__debezium_unavailable_value"
     args: dict[str, Any] = {
         "conn": conn,
-        "registry": registry,
         "catalog": catalog,
-        "offset": PostgresOffset(lsn=first_lsn),
+        "offset": PostgresOffset(lsn=data["messages"][0][0]),
         "server": "bench",
         "dbname": "bench",
-        "skipped_ops": frozenset(),
-        "tombstones": True,
         "heartbeat": None,
-        "heartbeat_interval_s": 10.0,
         "status_interval_s": 10.0,
     }
+    from cdc.postgres.tables import TableRegistry
+
+    if "builder" in inspect.signature(TableRegistry).parameters:  # the capture-core layout (cdc/capture)
+        from cdc.capture.converters import SourceConverters
+        from cdc.capture.emit import ChangeEmitter
+        from cdc.capture.table import TableBuilder
+        from cdc.postgres.source_info import SOURCE_SCHEMA
+
+        converters = SourceConverters(JsonConverter(True), JsonConverter(True))
+        builder = TableBuilder("bench", table_filter, converters, SOURCE_SCHEMA, placeholder)
+        args["registry"] = TableRegistry(catalog, table_filter, mapper, builder)  # type: ignore[arg-type]
+        args["emitter"] = ChangeEmitter(frozenset(), True)
+    else:  # before it: the registry took the converters, the reader the emit settings
+        args["registry"] = TableRegistry(  # type: ignore[call-arg]
+            catalog, table_filter, "bench", mapper, JsonConverter(True), JsonConverter(True), placeholder
+        )
+        args.update(skipped_ops=frozenset(), tombstones=True, heartbeat_interval_s=10.0)
     params = inspect.signature(StreamReader).parameters
     return StreamReader(**{k: v for k, v in args.items() if k in params})
 

@@ -21,6 +21,7 @@ import threading
 import time
 from typing import Any
 
+from cdc.capture.converters import worker_converters
 from cdc.config import EngineConfig
 from cdc.connectors import lookup_connector
 from cdc.errors import RetriableError
@@ -82,8 +83,9 @@ class ConnectorRuntime:
         self._last_committed = stored
         spec = lookup_connector(engine.connector_class)
         assert spec is not None
+        # Converters belong to the worker: built here from its configuration and handed to the connector.
         source: Source = spec.spec().factory(
-            engine.name, engine.connector, worker, SnapshotProgress(enabled=self.progress)
+            engine.name, engine.connector, worker, SnapshotProgress(enabled=self.progress), worker_converters(worker)
         )
         producer = RecordProducer(worker.bootstrap_servers, worker.producer_overrides(), f"cdc-engine-{engine.name}")
         interval_s = worker.offset_flush_interval_ms / 1000

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -52,6 +53,21 @@ class JsonConverter:
             return PreparedSchema(b"", b"")
         schema_json = b"null" if schema is None else orjson.dumps(schema.to_json())
         return PreparedSchema(b'{"schema":' + schema_json + b',"payload":', b"}")
+
+    def serializer(self, schema: Schema | None) -> Callable[[Any], bytes]:
+        """The fast path's per-schema function: wire-form payload → message bytes, the schema JSON spliced in.
+
+        Called once per table version (``cdc.capture.table.TableBuilder``) and for heartbeats; the returned
+        function runs once per key and once per value.
+        """
+        prepared = self.prepare(schema)
+        prefix, suffix = prepared.prefix, prepared.suffix
+        dumps, join, default = orjson.dumps, b"".join, _json_default
+
+        def serialize(payload: Any) -> bytes:
+            return join((prefix, dumps(payload, default=default), suffix))
+
+        return serialize
 
     @staticmethod
     def serialize(prepared: PreparedSchema, payload: Any) -> bytes:

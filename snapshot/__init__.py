@@ -1,1 +1,1 @@
-"""Initial snapshots: the connector-independent driver (markers, progress) used by every source connector."""
+"""Snapshot progress reporting (a progress bar per table, or log lines), shared by every source connector."""

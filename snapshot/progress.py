@@ -14,7 +14,7 @@ log = logging.getLogger("cdc.snapshot")
 
 
 class SnapshotProgress:
-    """Tracks rows done / estimated per table. Called by ``snapshot.runner`` as rows are emitted."""
+    """Tracks rows done / estimated per table. Called by ``cdc.capture.snapshot`` as rows are emitted."""
 
     def __init__(self, enabled: bool | None = None, log_interval_s: float = 10.0) -> None:
         self.interactive = sys.stderr.isatty() if enabled is None else enabled
@@ -43,8 +43,11 @@ class SnapshotProgress:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        """Stop the bar; called when the snapshot ends, also on an error (then possibly twice: idempotent)."""
         if self._progress is not None:
             self._progress.stop()
+            self._progress = None
+            self._task = None
 
     def start_table(self, name: str, estimated_rows: int) -> None:
         self._table, self._rows, self._estimate = name, 0, max(estimated_rows, 0)

@@ -9,9 +9,9 @@ from cdc.postgres.config import PostgresConnectorConfig
 
 
 def _source(*args: Any, **kwargs: Any) -> Any:
-    from cdc.postgres.source import PostgresSource
+    from cdc.postgres.source import create_source
 
-    return PostgresSource(*args, **kwargs)
+    return create_source(*args, **kwargs)
 
 
 def _check(config: PostgresConnectorConfig) -> list[Any]:

@@ -1,6 +1,9 @@
 """The PostgreSQL stream reader: pgoutput messages → serialized Debezium change records.
 
-Constructed by ``cdc.postgres.source.PostgresSource`` from a stored :class:`~cdc.postgres.offsets.PostgresOffset`
+It does the PostgreSQL part (decoding, positions, the source block) and leaves the per-operation rules to the
+shared ``cdc.capture.emit.ChangeEmitter`` and heartbeats to ``cdc.capture.heartbeat.Heartbeat``.
+
+Constructed by ``cdc.postgres.source.PostgresConnector`` from a stored :class:`~cdc.postgres.offsets.PostgresOffset`
 (it keeps no other position state). :meth:`StreamReader.poll` returns batches of records; :meth:`position`
 describes exactly "everything returned so far", which is what the runtime stores once Kafka has acknowledged
 those records; :meth:`confirm` is then called with that stored offset and only then is the slot's flush LSN
@@ -17,6 +20,9 @@ import logging
 import time
 from typing import Any
 
+from cdc.capture.emit import ChangeEmitter
+from cdc.capture.heartbeat import Heartbeat
+from cdc.capture.table import CapturedTable
 from cdc.events import SourceRecord
 from cdc.postgres.catalog import Catalog
 from cdc.postgres.offsets import PostgresOffset
@@ -35,14 +41,14 @@ from cdc.postgres.pgoutput import (
 )
 from cdc.postgres.replication import Keepalive, ReplicationConnection, pg_time_to_unix_micros
 from cdc.postgres.source_info import source_block
-from cdc.postgres.tables import CapturedTable, TableRegistry
-from schemas.heartbeat import HeartbeatEmitter
+from cdc.postgres.tables import TableRegistry
 
 log = logging.getLogger("cdc.postgres.reader")
 
 
 class StreamReader:
-    """Reads one replication slot. Single-threaded; owned by PostgresSource."""
+    """Reads one replication slot (implements ``cdc.capture.source.ChangeStream`` through PostgresStream).
+    Single-threaded; owned by the PostgreSQL connector."""
 
     def __init__(
         self,
@@ -52,10 +58,8 @@ class StreamReader:
         offset: PostgresOffset,
         server: str,
         dbname: str,
-        skipped_ops: frozenset[str],
-        tombstones: bool,
-        heartbeat: HeartbeatEmitter | None,
-        heartbeat_interval_s: float,
+        emitter: ChangeEmitter,
+        heartbeat: Heartbeat | None,
         status_interval_s: float,
     ) -> None:
         self.conn = conn
@@ -63,10 +67,8 @@ class StreamReader:
         self.catalog = catalog
         self.server = server
         self.dbname = dbname
-        self.skipped_ops = skipped_ops
-        self.tombstones = tombstones
+        self.emitter = emitter
         self.heartbeat = heartbeat
-        self.heartbeat_interval_s = heartbeat_interval_s
         self.status_interval_s = status_interval_s
 
         # Position state, all derived from the stored offset.
@@ -93,7 +95,6 @@ class StreamReader:
         self.confirmed_lsn = offset.lsn
         self._last_status = 0.0
         self._last_confirm = time.monotonic()
-        self._last_heartbeat = time.monotonic()
         self._status_requested = False
         # The server asked for a reply while we hold a position past what it has confirmed (a fast shutdown waits
         # for exactly that): the runtime should store and confirm it now, not at the next periodic commit.
@@ -205,12 +206,8 @@ class StreamReader:
         if records:
             self._emitted = True
         self.keepalive()
-        if self.heartbeat is not None and not self.in_tx:
-            now = time.monotonic()
-            if now - self._last_heartbeat >= self.heartbeat_interval_s:
-                self._last_heartbeat = now
-                records.append(self.heartbeat.record(now_ns // 1_000_000))
-                self._emitted = True
+        if self.heartbeat is not None and not self.in_tx and self.heartbeat.poll(now_ns, records):
+            self._emitted = True
         return records
 
     def _dispatch(self, msg: Any, lsn: int, now_ns: int, out: list[SourceRecord]) -> None:
@@ -236,13 +233,13 @@ class StreamReader:
             if self.tx_skip_whole:
                 return
             self.tx_events += 1
-            if self.tx_events <= self.tx_skip or "t" in self.skipped_ops:
+            if self.tx_events <= self.tx_skip or not self.emitter.truncates:
                 return
             self.last_change_lsn = lsn
             for relid in msg.relids:
                 table = self.registry.get(relid)
                 if table is not None:
-                    out.append(self._truncate_record(table, lsn, now_ns))
+                    self.emitter.truncate(table, self._source(table, lsn), now_ns, out)
         elif kind is TypeInfo:
             self.catalog.forget_types()
         elif kind is Origin or kind is LogicalMessage:
@@ -285,13 +282,13 @@ class StreamReader:
         Only ``sequence`` and ``lsn`` vary within a transaction, so the block is built once per table and
         transaction (the cache is cleared at Begin, Commit and Relation) and copied per event.
         """
-        cached = self._sources.get(table.relid)
+        cached = self._sources.get(table.table_id)
         if cached is None:
             block = source_block(
-                self.server, self.dbname, table.schema, table.name, self.tx_ts_us, "false", self.tx_id, None, None
+                self.server, self.dbname, table.namespace, table.name, self.tx_ts_us, "false", self.tx_id, None, None
             )
             sequence_prefix = f'["{self.last_commit_lsn}","' if self.last_commit_lsn is not None else '[null,"'
-            cached = self._sources[table.relid] = (block, sequence_prefix)
+            cached = self._sources[table.table_id] = (block, sequence_prefix)
         block, sequence_prefix = cached
         source = block.copy()
         source["sequence"] = f'{sequence_prefix}{lsn}"]'
@@ -300,35 +297,14 @@ class StreamReader:
 
     def _emit_change(self, table: CapturedTable, msg: Any, lsn: int, now_ns: int, out: list[SourceRecord]) -> None:
         kind = type(msg)
+        emitter = self.emitter
         if kind is Insert:
-            if "c" in self.skipped_ops:
-                return
-            after = table.row(msg.new)
-            out.append(table.record(None, after, self._source(table, lsn), "c", now_ns, after))
+            if emitter.creates:
+                emitter.create(table, table.row(msg.new), self._source(table, lsn), now_ns, out)
         elif kind is Update:
             after = table.row(msg.new)
-            before = None if msg.old is None else table.old_row(msg.old_kind, msg.old)
-            if before is not None and table.has_key and table.key(before) != table.key(after):
-                # Primary key changed: Debezium emits delete(old key) + tombstone + create(new key).
-                if "d" not in self.skipped_ops:
-                    out.append(table.record(before, None, self._source(table, lsn), "d", now_ns, before))
-                    if self.tombstones:
-                        out.append(table.tombstone(before))
-                if "c" not in self.skipped_ops:
-                    out.append(table.record(None, after, self._source(table, lsn), "c", now_ns, after))
-                return
-            if "u" in self.skipped_ops:
-                return
-            if msg.old_kind == "K":
-                before = None  # REPLICA IDENTITY DEFAULT sends the old key only when it changed
-            out.append(table.record(before, after, self._source(table, lsn), "u", now_ns, after))
-        else:
-            if "d" in self.skipped_ops:
-                return
-            before = table.old_row(msg.old_kind, msg.old)
-            out.append(table.record(before, None, self._source(table, lsn), "d", now_ns, before))
-            if self.tombstones and table.has_key:
-                out.append(table.tombstone(before))
-
-    def _truncate_record(self, table: CapturedTable, lsn: int, now_ns: int) -> SourceRecord:
-        return table.record(None, None, self._source(table, lsn), "t", now_ns, None)
+            before = None if msg.old is None else table.old_row(msg.old_kind == "K", msg.old)
+            # REPLICA IDENTITY DEFAULT sends the old key ('K') only when it changed.
+            emitter.update(table, before, after, self._source(table, lsn), now_ns, out, msg.old_kind == "K")
+        elif emitter.deletes:
+            emitter.delete(table, table.old_row(msg.old_kind == "K", msg.old), self._source(table, lsn), now_ns, out)

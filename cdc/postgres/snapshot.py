@@ -18,13 +18,13 @@ import psycopg
 from psycopg import postgres, sql
 from psycopg.types.string import TextLoader
 
+from cdc.capture.table import CapturedTable
 from cdc.errors import RetriableError
 from cdc.postgres.catalog import CatalogTable, connect
-from cdc.postgres.tables import CapturedTable
 
 
 class PostgresSnapshotTable:
-    """One table read inside the snapshot transaction (implements snapshot.runner.SnapshotTable)."""
+    """One table read inside the snapshot transaction (implements cdc.capture.snapshot.SnapshotTable)."""
 
     def __init__(self, conn: psycopg.Connection[Any], info: CatalogTable, table: CapturedTable, fetch_size: int):
         self.conn = conn

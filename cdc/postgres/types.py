@@ -1,9 +1,11 @@
-"""PostgreSQL column types → Kafka Connect schemas and value converters (Debezium's documented defaults).
+"""PostgreSQL column types → neutral column types (Connect schema + text converter), Debezium's defaults.
 
 Both the snapshot and the stream see column values in PostgreSQL's *text* output format (pgoutput protocol
-version 1 sends text; the snapshot selects ``col::text``), with the session settings the connector forces
+version 1 sends text; the snapshot reads each type's text output), with the session settings the connector forces
 (``DateStyle=ISO``, ``TimeZone=UTC``, ``IntervalStyle=iso_8601``, ``bytea_output=hex``). So one converter per
-column type turns a text value into the Connect value, for both paths.
+column type turns a text value into the Connect wire value, for both paths. The schemas and the
+``decimal.handling.mode`` / ``time.precision.mode`` choices are the shared ones of ``schemas.logical``; what stays
+here is the parsing of PostgreSQL's text forms.
 
 :class:`TypeMapper` is called by ``cdc.postgres.tables`` whenever a table (version) is first seen; the returned
 converters run per value in the hot path, so they are plain functions with no per-call configuration lookups.
@@ -15,28 +17,26 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
-from schemas.connect import Field, Schema
+from cdc.capture.columns import ColumnType, identity, inline_expression
+from schemas import logical as lt
+from schemas.connect import Schema
+from schemas.logical import days_from_civil as _days_from_civil
+from schemas.logical import java_double_string as _java_double_string
+from schemas.logical import unscaled_bytes as _unscaled_bytes
 
 Converter = Callable[[str], Any]
+
+__all__ = ["ColumnType", "PgType", "TypeMapper", "parse_array"]
 
 # Built-in type OIDs (pg_type.h); stable across PostgreSQL versions.
 BOOL, BYTEA, CHAR, NAME, INT8, INT2, INT4, TEXT, OID, JSON, XML = 16, 17, 18, 19, 20, 21, 23, 25, 26, 114, 142
 FLOAT4, FLOAT8, MONEY, BPCHAR, VARCHAR, DATE, TIME, TIMESTAMP = 700, 701, 790, 1042, 1043, 1082, 1083, 1114
 TIMESTAMPTZ, INTERVAL, TIMETZ, NUMERIC, UUID, JSONB = 1184, 1186, 1266, 1700, 2950, 3802
 
-_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
-_MICROS_PER_DAY = 86_400_000_000
-
-
-@dataclass(frozen=True)
-class ColumnType:
-    """A column's Connect schema (non-optional; nullability is applied per column) and its text converter."""
-
-    schema: Schema
-    convert: Converter
+_EPOCH_ORDINAL = lt.EPOCH_ORDINAL
+_MICROS_PER_DAY = lt.MICROS_PER_DAY
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,7 @@ class PgType:
 # Value converters. Each takes PostgreSQL's text output and returns the Connect value.
 
 
+@inline_expression("v == 't'")
 def _to_bool(s: str) -> bool:
     return s == "t"
 
@@ -65,19 +66,12 @@ def _to_float(s: str) -> float:
     return float(s)
 
 
-def _to_str(s: str) -> str:
-    return s
+_to_str = identity  # text columns: the text is the Connect value
 
 
 def _to_bytes(s: str) -> bytes:
     # bytea_output=hex: "\x0a0b..."
     return bytes.fromhex(s[2:])
-
-
-def _unscaled_bytes(unscaled: int) -> bytes:
-    """Big-endian two's complement of minimal length, as java.math.BigInteger.toByteArray() produces."""
-    magnitude = unscaled if unscaled >= 0 else ~unscaled
-    return unscaled.to_bytes(magnitude.bit_length() // 8 + 1, "big", signed=True)
 
 
 # numeric values with no Connect Decimal form (PostgreSQL 14+ also has numeric infinities).
@@ -119,11 +113,7 @@ def _variable_decimal(s: str) -> dict[str, Any] | None:
     if s in _SPECIAL_NUMERICS:
         return None
     unscaled, scale = _decimal_parts(s)
-    # Debezium strips trailing zeros (BigDecimal.stripTrailingZeros, negative scale reset to 0): 12.3400 -> 12.34.
-    while scale > 0 and unscaled % 10 == 0:
-        unscaled //= 10
-        scale -= 1
-    return {"scale": scale, "value": _unscaled_bytes(unscaled)}
+    return lt.variable_scale_decimal(unscaled, scale)
 
 
 def _money_unscaled(s: str) -> int:
@@ -145,16 +135,6 @@ def _money_double(s: str) -> float:
 def _money_string(s: str) -> str:
     """decimal.handling.mode=string: Debezium reads money as a Java double and renders it with Double.toString."""
     return _java_double_string(_money_unscaled(s) / 100)
-
-
-def _java_double_string(value: float) -> str:
-    """Java's Double.toString: shortest digits; scientific ("1.23456789E7") outside [1e-3, 1e7)."""
-    if value == 0 or 1e-3 <= abs(value) < 1e7:
-        return repr(value)
-    sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
-    assert isinstance(exponent, int)
-    text = "".join(map(str, digits))
-    return f"{'-' if sign else ''}{text[0]}.{text[1:] or '0'}E{len(text) - 1 + exponent}"
 
 
 def _to_float_or_none(s: str) -> float | None:
@@ -182,16 +162,6 @@ def _parse_unusual_date_days(s: str) -> int:
         return _days_from_civil(year, month, day)
     year, month, day = (int(p) for p in s.split("-"))
     return _days_from_civil(year, month, day)
-
-
-def _days_from_civil(year: int, month: int, day: int) -> int:
-    """Days since 1970-01-01 for any proleptic Gregorian date (Howard Hinnant's algorithm)."""
-    year -= month <= 2
-    era = (year if year >= 0 else year - 399) // 400
-    yoe = year - era * 400
-    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
 
 
 def _parse_time_micros(s: str) -> int:
@@ -361,15 +331,11 @@ def _convert_elements(items: list[Any], element: Converter) -> list[Any]:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _logical(type_: str, name: str, version: int | None = 1, parameters: dict[str, str] | None = None) -> Schema:
-    return Schema(type_, name=name, version=version, parameters=parameters)
-
-
 class TypeMapper:
     """Maps a column's type (OID + typmod) to its Connect schema and converter, honouring the connector's modes.
 
-    Created once per connector by ``cdc.postgres.tables.TableRegistry``; ``resolve_type`` is the catalog lookup
-    for OIDs that are not built in (enums, domains, arrays of those).
+    Created once per connector by the PostgreSQL connector; ``resolve_type`` is the catalog lookup for OIDs that
+    are not built in (enums, domains, arrays of those).
     """
 
     def __init__(
@@ -391,8 +357,7 @@ class TypeMapper:
         if pg_type is None:
             return ColumnType(Schema("string"), _to_str)
         if pg_type.typtype == "e":
-            allowed = ",".join(pg_type.enum_labels)
-            return ColumnType(_logical("string", "io.debezium.data.Enum", 1, {"allowed": allowed}), _to_str)
+            return ColumnType(lt.enum_schema(pg_type.enum_labels), _to_str)
         if pg_type.typtype == "d":
             return self.map(pg_type.base_oid, pg_type.base_typmod)
         if pg_type.category == "A" and pg_type.element_oid:
@@ -421,76 +386,60 @@ class TypeMapper:
         if oid == NUMERIC:
             return self._numeric(typmod)
         if oid in (JSON, JSONB):
-            return ColumnType(_logical("string", "io.debezium.data.Json"), _to_str)
+            return ColumnType(lt.JSON, _to_str)
         if oid == UUID:
-            return ColumnType(_logical("string", "io.debezium.data.Uuid"), _to_str)
+            return ColumnType(lt.UUID, _to_str)
         if oid == XML:
-            return ColumnType(_logical("string", "io.debezium.data.Xml"), _to_str)
+            return ColumnType(lt.XML, _to_str)
         if oid == DATE:
-            name = "org.apache.kafka.connect.data.Date" if self.time_mode == "connect" else "io.debezium.time.Date"
-            return ColumnType(_logical("int32", name), _parse_date_days)
+            return ColumnType(lt.date_schema(self.time_mode), _parse_date_days)
         if oid == TIME:
             return self._time(typmod)
         if oid == TIMESTAMP:
             return self._timestamp(typmod)
         if oid == TIMESTAMPTZ:
             precision = 6 if typmod < 0 else typmod
-            return ColumnType(
-                _logical("string", "io.debezium.time.ZonedTimestamp"), _zoned_timestamp_converter(precision)
-            )
+            return ColumnType(lt.ZONED_TIMESTAMP, _zoned_timestamp_converter(precision))
         if oid == TIMETZ:
-            return ColumnType(_logical("string", "io.debezium.time.ZonedTime"), _zoned_time)
+            return ColumnType(lt.ZONED_TIME, _zoned_time)
         if oid == MONEY:  # follows decimal.handling.mode like numeric (PostgresValueConverter.moneySchema)
+            schema = lt.decimal_schema(self.decimal_mode, 2)
             if self.decimal_mode == "double":
-                return ColumnType(Schema("float64"), _money_double)
+                return ColumnType(schema, _money_double)
             if self.decimal_mode == "string":
-                return ColumnType(Schema("string"), _money_string)
-            params = {"scale": "2"}
-            return ColumnType(_logical("bytes", "org.apache.kafka.connect.data.Decimal", 1, params), _money)
+                return ColumnType(schema, _money_string)
+            return ColumnType(schema, _money)
         if oid == INTERVAL:
-            return ColumnType(_logical("int64", "io.debezium.time.MicroDuration"), _interval_micros)
+            return ColumnType(lt.MICRO_DURATION, _interval_micros)
         return None
 
     def _numeric(self, typmod: int) -> ColumnType:
-        if self.decimal_mode == "double":
-            return ColumnType(Schema("float64"), _to_float_or_none)
-        if self.decimal_mode == "string":
-            return ColumnType(Schema("string"), _to_str)
         if typmod < 4:  # numeric without precision/scale: scale varies per value
-            schema = Schema(
-                "struct",
-                name="io.debezium.data.VariableScaleDecimal",
-                version=1,
-                doc="Variable scaled decimal",
-                fields=(
-                    Field("scale", Schema("int32")),
-                    Field("value", Schema("bytes")),
-                ),
-            )
+            precision, scale = None, None
+        else:
+            precision, scale = ((typmod - 4) >> 16) & 0xFFFF, (typmod - 4) & 0xFFFF
+        schema = lt.decimal_schema(self.decimal_mode, scale, precision)
+        if self.decimal_mode == "double":
+            return ColumnType(schema, _to_float_or_none)
+        if self.decimal_mode == "string":
+            return ColumnType(schema, _to_str)
+        if scale is None:
             return ColumnType(schema, _variable_decimal)
-        precision, scale = ((typmod - 4) >> 16) & 0xFFFF, (typmod - 4) & 0xFFFF
-        params = {"scale": str(scale), "connect.decimal.precision": str(precision)}
-        return ColumnType(_logical("bytes", "org.apache.kafka.connect.data.Decimal", 1, params), _fixed_decimal(scale))
+        return ColumnType(schema, _fixed_decimal(scale))
 
     def _time(self, typmod: int) -> ColumnType:
-        precision = 6 if typmod < 0 else typmod
-        if self.time_mode == "connect":
-            return ColumnType(
-                _logical("int32", "org.apache.kafka.connect.data.Time"), _micros_to_millis(_parse_time_micros)
-            )
-        if precision <= 3 and self.time_mode != "adaptive_time_microseconds":
-            return ColumnType(_logical("int32", "io.debezium.time.Time"), _micros_to_millis(_parse_time_micros))
-        return ColumnType(_logical("int64", "io.debezium.time.MicroTime"), _parse_time_micros)
+        encoding = lt.time_encoding(6 if typmod < 0 else typmod, self.time_mode)
+        return ColumnType(encoding.schema, _in_unit(_parse_time_micros, encoding))
 
     def _timestamp(self, typmod: int) -> ColumnType:
-        precision = 6 if typmod < 0 else typmod
-        if self.time_mode == "connect":
-            return ColumnType(
-                _logical("int64", "org.apache.kafka.connect.data.Timestamp"),
-                _micros_to_millis(_timestamp_micros_converter),
-            )
-        if precision <= 3:
-            return ColumnType(
-                _logical("int64", "io.debezium.time.Timestamp"), _micros_to_millis(_timestamp_micros_converter)
-            )
-        return ColumnType(_logical("int64", "io.debezium.time.MicroTimestamp"), _timestamp_micros_converter)
+        encoding = lt.timestamp_encoding(6 if typmod < 0 else typmod, self.time_mode)
+        return ColumnType(encoding.schema, _in_unit(_timestamp_micros_converter, encoding))
+
+
+def _in_unit(micros: Converter, encoding: lt.TemporalEncoding) -> Converter:
+    """A text → microseconds converter adapted to the encoding's unit (millis: floor division)."""
+    if encoding.unit == "milli":
+        return _micros_to_millis(micros)
+    if encoding.unit == "nano":  # PostgreSQL's precision never exceeds 6; kept for completeness
+        return lambda s: int(micros(s)) * 1000
+    return micros

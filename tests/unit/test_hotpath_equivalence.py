@@ -1,6 +1,6 @@
 """The hot path's specialized code paths give exactly what the reference implementations give.
 
-``CapturedTable.row`` and ``.key`` are generated per table, ``pgoutput._tuple`` unrolls its column loop, and two
+``CapturedTable.row`` and ``.key`` (cdc.capture.table) are generated per table, ``pgoutput._tuple`` unrolls its column loop, and two
 converters have fast paths (docs/performance.md); each is checked here against its generic counterpart or an
 independent reference, on fixed-seed random inputs.
 """
@@ -12,13 +12,13 @@ import struct
 from decimal import Decimal, localcontext
 from typing import Any
 
+from cdc.capture.table import CapturedTable
 from cdc.postgres import pgoutput
 from cdc.postgres.pgoutput import UNCHANGED_TOAST
-from cdc.postgres.tables import CapturedTable
 from cdc.postgres.types import _fixed_decimal, _to_bool, _to_str, _zoned_timestamp_converter
-from schemas.json_converter import PreparedSchema
+from schemas.json_converter import JsonConverter
 
-_EMPTY = PreparedSchema(b"", b"")
+_EMPTY = JsonConverter(False).serializer(None)
 
 
 def _outcome(fn: Any, arg: Any) -> tuple[str, Any]:
@@ -32,8 +32,8 @@ def _table(names: list[str], converters: list[Any], kept: tuple[int, ...] | None
     positions = kept if kept is not None else tuple(range(len(names)))
     columns = tuple(names[i] for i in positions)
     return CapturedTable(
-        relid=1,
-        schema="s",
+        table_id=1,
+        namespace="s",
         name="t",
         topic="p.s.t",
         columns=columns,
@@ -42,8 +42,8 @@ def _table(names: list[str], converters: list[Any], kept: tuple[int, ...] | None
         key_names=(columns[0],),
         placeholders=tuple("__placeholder" for _ in positions),
         zero_fill={},
-        key_schema=_EMPTY,
-        value_schema=_EMPTY,
+        serialize_key=_EMPTY,
+        serialize_value=_EMPTY,
         has_key=True,
     )
 

@@ -1,43 +1,45 @@
-"""Drives an initial snapshot over a list of tables and marks records the way Debezium does.
+"""Marks snapshot rows the way Debezium does, over a connector's list of tables.
 
 ``source.snapshot`` is ``first`` on the very first record, ``last`` on the very last and ``true`` in between
 (``false`` is the streaming value). Knowing which record is last needs one record of look-ahead, which
 :func:`marked_rows` keeps. Connectors supply :class:`SnapshotTable` objects that yield rows in their own
-representation; the runner never looks inside them.
+representation (the values their ``CapturedTable.row`` accepts); this module never looks inside them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Generic, Protocol, TypeVar
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
 
+from cdc.capture.table import CapturedTable
 from snapshot.progress import SnapshotProgress
 
-Row = TypeVar("Row")
-Table = TypeVar("Table", bound="SnapshotTable[object]")
 
-
-class SnapshotTable(Protocol[Row]):  # type: ignore[misc]
-    """One table to snapshot: ``rows()`` streams its rows (server-side cursor), ``estimated_rows`` for progress."""
+class SnapshotTable(Protocol):
+    """One table to snapshot: ``rows()`` streams its rows (server-side cursor), ``estimated_rows`` for progress,
+    ``table`` is the CapturedTable that converts them."""
 
     name: str
     estimated_rows: int
+    table: CapturedTable
 
-    def rows(self) -> Iterator[Row]: ...
+    def rows(self) -> Iterator[Sequence[Any]]: ...
 
 
-class MarkedRow(Generic[Row]):
+class MarkedRow:
+    """One snapshot row with its table and its ``source.snapshot`` marker."""
+
     __slots__ = ("marker", "row", "table")
 
-    def __init__(self, table: SnapshotTable[Row], row: Row, marker: str) -> None:
+    def __init__(self, table: SnapshotTable, row: Sequence[Any], marker: str) -> None:
         self.table = table
         self.row = row
         self.marker = marker
 
 
-def marked_rows(tables: list[SnapshotTable[Row]], progress: SnapshotProgress) -> Iterator[MarkedRow[Row]]:
+def marked_rows(tables: Sequence[SnapshotTable], progress: SnapshotProgress) -> Iterator[MarkedRow]:
     """Every row of every table, in order, with its snapshot marker (first/true/last)."""
-    pending: tuple[SnapshotTable[Row], Row] | None = None
+    pending: tuple[SnapshotTable, Sequence[Any]] | None = None
     first = True
     for table in tables:
         progress.start_table(table.name, table.estimated_rows)
