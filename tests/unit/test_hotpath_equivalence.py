@@ -1,8 +1,8 @@
 """The hot path's specialized code paths give exactly what the reference implementations give.
 
-``CapturedTable.row`` and ``.key`` (cdc.capture.table) are generated per table, ``pgoutput._tuple`` unrolls its column loop, and two
-converters have fast paths (docs/performance.md); each is checked here against its generic counterpart or an
-independent reference, on fixed-seed random inputs.
+``CapturedTable.row`` and ``.key`` (cdc.capture.table) are generated per table, ``pgoutput._tuple`` unrolls its
+column loop, and two converters have fast paths (docs/performance.md); each is checked here against its generic
+counterpart or an independent reference, on fixed-seed random inputs.
 """
 
 from __future__ import annotations
