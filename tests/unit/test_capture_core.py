@@ -152,6 +152,10 @@ class FakeStream:
     def keepalive(self) -> None:
         pass
 
+    @property
+    def commit_due(self) -> bool:
+        return False
+
 
 class FakeConnector:
     def __init__(
@@ -232,7 +236,7 @@ def test_snapshot_then_stream_through_the_core() -> None:
     progress = SpyProgress()
     source = CaptureSource(connector, progress)
     source.start(None)
-    assert source.position() == {"pos": 100, "snapshot": True}
+    assert source.position() == {"pos": 100, "snapshot": True} and not source.commit_due
     snap = source.poll(2, 0.0)
     assert [v["source"]["snapshot"] for _, v in payloads(snap)] == ["first", "true"]
     snap += source.poll(10, 0.0)  # the last row, then the switch to streaming
@@ -248,11 +252,11 @@ def test_snapshot_then_stream_through_the_core() -> None:
     assert got[1][1]["after"]["price"] == "+w==" and got[2][1]["after"]["day"] == -1
     # the completed snapshot's offset stays the position until it is stored, then the stream's takes over
     completed = {"pos": 100, "snapshot": True, "snapshot_completed": True}
-    assert source.position() == completed
+    assert source.position() == completed and source.commit_due  # store the completion at once
     stream = source.poll(10, 0.0)
     assert source.position() == completed
     source.committed(completed)
-    assert source.position() == {"pos": 103}
+    assert source.position() == {"pos": 103} and not source.commit_due
     assert connector.stream is not None and connector.stream.confirmed == [completed]
     assert [(k, v and v["op"]) for k, v in payloads(stream)] == [
         ({"id": 4}, "c"),
