@@ -34,8 +34,16 @@ class Schema:
     parameters: dict[str, str] | None = None
     default: Any = None
     fields: tuple[Field, ...] = ()
-    items: Schema | None = None
+    items: Schema | None = None  # array elements; a map's values
     doc: str | None = None
+    keys: Schema | None = None  # a map's keys
+
+    def field(self, name: str) -> Field | None:
+        """The struct field called ``name``, or None (Connect's ``Schema.field``)."""
+        for f in self.fields:
+            if f.name == name:
+                return f
+        return None
 
     def with_optional(self, optional: bool) -> Schema:
         """The same schema with a different ``optional`` flag (column nullability is decided per table)."""
@@ -49,6 +57,7 @@ class Schema:
             self.fields,
             self.items,
             self.doc,
+            self.keys,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -59,6 +68,10 @@ class Schema:
         elif self.type == "array":
             assert self.items is not None
             out["items"] = self.items.to_json()
+        elif self.type == "map":
+            assert self.keys is not None and self.items is not None
+            out["keys"] = self.keys.to_json()
+            out["values"] = self.items.to_json()
         out["optional"] = self.optional
         if self.name is not None:
             out["name"] = self.name
