@@ -6,7 +6,8 @@ renamed by ``route.topic.regex`` / ``route.topic.replacement`` (default ``outbox
 is ``table.field.event.key`` (default ``aggregateid``); the value is the ``table.field.event.payload`` column (default
 ``payload``) as is when no additional field is placed in the envelope, else a struct ``{payload, <extra fields>}``;
 header ``id`` carries ``table.field.event.id``;
-``table.fields.additional.placement=col:header|envelope|partition[:alias]`` adds columns; the record timestamp is ``table.field.event.timestamp`` or the event's ``ts_ms``. Deletes and tombstones
+``table.fields.additional.placement=col:header|envelope|partition[:alias]`` adds columns; the record timestamp is
+``table.field.event.timestamp`` or the event's ``ts_ms``. Deletes and tombstones
 are dropped; updates are dropped with a warning (``table.op.invalid.behavior=warn``), an error log (``error``) or a
 failure (``fatal``). ``table.expand.json.payload`` turns a JSON text payload into a struct with an inferred schema.
 ``route.tombstone.on.empty.payload`` turns an empty payload into a tombstone.
