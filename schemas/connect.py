@@ -34,16 +34,13 @@ class Schema:
     parameters: dict[str, str] | None = None
     default: Any = None
     fields: tuple[Field, ...] = ()
-    items: Schema | None = None  # array elements; a map's values
+    items: Schema | None = None  # array: the element schema; map: the value schema
     doc: str | None = None
-    keys: Schema | None = None  # a map's keys
+    keys: Schema | None = None  # map: the key schema
 
-    def field(self, name: str) -> Field | None:
-        """The struct field called ``name``, or None (Connect's ``Schema.field``)."""
-        for f in self.fields:
-            if f.name == name:
-                return f
-        return None
+    def __hash__(self) -> int:
+        # ``parameters`` is a dict, so the generated hash would fail; schemas are compared by value.
+        return hash((self.type, self.optional, self.name, self.version, self.fields, self.items, self.keys))
 
     def with_optional(self, optional: bool) -> Schema:
         """The same schema with a different ``optional`` flag (column nullability is decided per table)."""
@@ -84,6 +81,13 @@ class Schema:
         if self.default is not None:
             out["default"] = self.default
         return out
+
+    def field(self, name: str) -> Field | None:
+        """The struct field called ``name``, or None (Connect's ``Schema.field``); used by the SMTs."""
+        for f in self.fields:
+            if f.name == name:
+                return f
+        return None
 
 
 def struct(name: str | None, fields: list[Field], optional: bool = False, version: int | None = None) -> Schema:

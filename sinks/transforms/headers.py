@@ -49,6 +49,35 @@ def java_double(value: float) -> str:
     return f"{prefix}{digits[0]}.{digits[1:] or '0'}E{point - 1}"
 
 
+def _java_string_hash(text: str) -> int:
+    """``String.hashCode`` (over UTF-16 code units, 32-bit wrap)."""
+    h = 0
+    data = text.encode("utf-16-be")
+    for i in range(0, len(data), 2):
+        h = (31 * h + (data[i] << 8 | data[i + 1])) & 0xFFFFFFFF
+    return h
+
+
+def java_hashmap_order(keys: list[Any]) -> list[Any]:
+    """The iteration order of a ``java.util.HashMap`` filled with ``keys`` in this order.
+
+    Connect's JsonConverter reads a schemaless JSON object into a HashMap, so text rendered from it (header values)
+    lists the entries in bucket order, not document order. Buckets: ``(h ^ h >>> 16) & (capacity - 1)``, capacity 16
+    doubled while the size exceeds 3/4 of it; entries of one bucket stay in insertion order.
+    """
+    if not all(isinstance(k, str) for k in keys):
+        return keys
+    capacity = 16
+    while len(keys) > capacity * 3 // 4:
+        capacity *= 2
+
+    def bucket(key: str) -> int:
+        h = _java_string_hash(key)
+        return (h ^ (h >> 16)) & (capacity - 1)
+
+    return [k for _, _, k in sorted((bucket(k), i, k) for i, k in enumerate(keys))]
+
+
 def _epoch_ms(value: datetime.date | datetime.time) -> int:
     if isinstance(value, datetime.datetime):
         aware = value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
@@ -91,7 +120,8 @@ def _append(out: list[str], value: Any, schema: Schema | None, embedded: bool) -
                 out.append(":")
                 _append(out, field_value(value, f), f.schema, True)
         else:
-            for i, (k, v) in enumerate(value.items()):
+            for i, k in enumerate(java_hashmap_order(list(value))):
+                v = value[k]
                 if i:
                     out.append(",")
                 _append(out, k, schema.keys if schema is not None else None, True)

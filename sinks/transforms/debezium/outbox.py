@@ -66,18 +66,25 @@ def infer_schema(key: str | None, node: Any, null_as_bytes: bool) -> Schema | No
         if not items:
             return None
         if isinstance(items[0], dict):
-            merged: Schema | None = None
+            # Debezium collects the distinct element schemas (a HashSet) and merges them; a merged schema is a
+            # copySchemaBasics copy, so it loses the optional flag, while a single distinct schema keeps it.
+            distinct: list[Schema] = []
             for element in items:
                 if isinstance(element, dict):
-                    merged = _merge(merged, infer_schema(key, element, null_as_bytes))
+                    inferred = infer_schema(key, element, null_as_bytes)
+                    if inferred is not None and inferred not in distinct:
+                        distinct.append(inferred)
+            merged: Schema | None = None
+            for element_schema in distinct:
+                merged = _merge(merged, element_schema)
             return Schema("array", optional=True, items=merged)
         kinds = {type(n) for n in items}
         if len(kinds) > 1:
             raise TransformError(f"Field is not a homogenous array ({node!r})")
-        element_schema = infer_schema(None, items[0], null_as_bytes)
-        if element_schema is None:
+        member = infer_schema(None, items[0], null_as_bytes)
+        if member is None:
             raise TransformError(f"Array '{node!r}' has unrecognized member schema.")
-        return Schema("array", optional=True, items=element_schema)
+        return Schema("array", optional=True, items=member)
     if isinstance(node, dict):
         fields: list[Field] = []
         for name, child in node.items():
@@ -101,7 +108,7 @@ def _merge(left: Schema | None, right: Schema | None) -> Schema | None:
         old = fields.get(f.name)
         if old is None or (old.schema != f.schema and old.schema.type == "bytes" and f.schema.type != "bytes"):
             fields[f.name] = f
-    return Schema(left.type, optional=left.optional, name=left.name, fields=tuple(fields.values()))
+    return Schema(left.type, optional=False, name=left.name, fields=tuple(fields.values()))
 
 
 def to_connect(node: Any, schema: Schema) -> Any:
@@ -213,7 +220,7 @@ class EventRouter(Transformation):
         value_schema: Schema | None = None
         value: Any = None
         if not self.headers_only:
-            value_schema = self._value_schema(payload_schema, event_schema, schema, topic_value, event)
+            value_schema = self._value_schema(payload_schema, event_schema, topic_value, event)
             value = {"payload": payload}
         partition: int | None = None
         for extra in self.additional:
@@ -275,12 +282,14 @@ class EventRouter(Transformation):
             raise TransformError(f"Field '{self.field_timestamp}' is not of type INT64")
         return value // divisor if value >= 0 else -(-value // divisor)  # Java's division truncates toward zero
 
-    def _value_schema(
-        self, payload_schema: Schema, event_schema: Schema, envelope_schema: Schema, topic: str, event: dict[str, Any]
-    ) -> Schema:
-        original = envelope_schema.name or ""
-        dot = original.rfind(".")
-        name = f"{original[: dot + 1]}{topic}.{original[dot + 1 :]}" if dot != -1 else f"{topic}.{original}"
+    def _value_schema(self, payload_schema: Schema, event_schema: Schema, topic: str, event: dict[str, Any]) -> Schema:
+        # Debezium's getSchemaName: the row schema's name with the routed topic spliced in before its last part.
+        original = event_schema.name
+        if original is None:
+            name = topic
+        else:
+            dot = original.rfind(".")
+            name = f"{original[: dot + 1]}{topic}.{original[dot + 1 :]}" if dot != -1 else f"{topic}.{original}"
         fields = [Field("payload", payload_schema)]
         for extra in self.additional:
             if extra.placement != "envelope":

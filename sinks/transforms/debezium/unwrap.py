@@ -26,6 +26,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from schemas.connect import Field, Schema
 from schemas.record import ConnectRecord, Header
 from sinks.transforms.base import Transformation, TransformError
@@ -110,13 +112,20 @@ def _references(prefix: str, text: str, name: str, p: Properties) -> list[FieldR
 
 
 def parse_header_list(raw: bytes | None) -> list[str]:
-    """A header holding a list of field names, as SimpleHeaderConverter text (``[a,b]`` or ``["a","b"]``)."""
+    """A header holding a list of field names, in SimpleHeaderConverter text: ``["a","b"]``.
+
+    Connect parses the header text with ``Values.parseString``; only a list of quoted strings becomes a list (an
+    unquoted ``[a,b]`` stays a string, and Debezium then fails with a ClassCastException, as we fail here).
+    """
     if raw is None:
         return []
-    text = raw.decode("utf-8", errors="replace").strip()
-    if text.startswith("[") and text.endswith("]"):
-        text = text[1:-1]
-    return [item.strip().strip('"') for item in text.split(",") if item.strip()]
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        parsed = None
+    if not isinstance(parsed, list) or not all(isinstance(item, str) for item in parsed):
+        raise TransformError(f"The drop-fields header is not a list of field names: {raw!r}")
+    return parsed
 
 
 class ExtractNewRecordState(Transformation):
@@ -240,8 +249,8 @@ class ExtractNewRecordState(Transformation):
         return out
 
     def _add_fields(self, original: ConnectRecord, unwrapped: ConnectRecord) -> ConnectRecord:
-        if not self.add_fields:
-            return unwrapped
+        # Runs even without add.fields: like Debezium, the row schema is always rebuilt (copySchemaBasics), so the
+        # unwrapped value schema is the row struct without its optional flag.
         row_schema = unwrapped.value_schema
         row = require_struct(unwrapped.value, row_schema, "source field insertion")
         assert row_schema is not None and original.value_schema is not None
