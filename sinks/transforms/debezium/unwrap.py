@@ -183,12 +183,12 @@ class ExtractNewRecordState(Transformation):
         if (envelope or tombstone) and self.add_headers:
             added = self._headers(record)
             record = record.replace(headers=[*record.headers, *leaked, *added])
-            if envelope and record.kafka_offset is None and isinstance(record.value, dict):
-                if record.value.get("op") == "d":
-                    # Source side: Debezium emits a delete and its tombstone with one shared headers object, so
-                    # the headers this SMT adds to the delete also appear on the tombstone that follows (before
-                    # the tombstone's own). Seen with the real Debezium 3.6.3; reproduced for identical output.
-                    self._delete_of, self._delete_headers = (record.topic, record.key), added
+            is_delete = envelope and isinstance(record.value, dict) and record.value.get("op") == "d"
+            if is_delete and record.kafka_offset is None:
+                # Source side: Debezium emits a delete and its tombstone with one shared headers object, so the
+                # headers this SMT adds to the delete also appear on the tombstone that follows (before the
+                # tombstone's own). Seen with the real Debezium 3.6.3; reproduced for identical output.
+                self._delete_of, self._delete_headers = (record.topic, record.key), added
         if tombstone:
             return record if self.mode == "rewrite-with-tombstone" else None
         if not envelope:
