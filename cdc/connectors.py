@@ -64,6 +64,7 @@ CONNECTORS: tuple[RegisteredConnector, ...] = (
     RegisteredConnector(
         "postgres", ("postgresql", "io.debezium.connector.postgresql.PostgresConnector"), "cdc.postgres"
     ),
+    RegisteredConnector("discard", ("blackhole",), "sinks.discard"),
 )
 
 

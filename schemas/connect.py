@@ -34,8 +34,13 @@ class Schema:
     parameters: dict[str, str] | None = None
     default: Any = None
     fields: tuple[Field, ...] = ()
-    items: Schema | None = None
+    items: Schema | None = None  # array: the element schema; map: the value schema
     doc: str | None = None
+    keys: Schema | None = None  # map: the key schema
+
+    def __hash__(self) -> int:
+        # ``parameters`` is a dict, so the generated hash would fail; schemas are compared by value.
+        return hash((self.type, self.optional, self.name, self.version, self.fields, self.items, self.keys))
 
     def with_optional(self, optional: bool) -> Schema:
         """The same schema with a different ``optional`` flag (column nullability is decided per table)."""
@@ -49,6 +54,7 @@ class Schema:
             self.fields,
             self.items,
             self.doc,
+            self.keys,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -59,6 +65,10 @@ class Schema:
         elif self.type == "array":
             assert self.items is not None
             out["items"] = self.items.to_json()
+        elif self.type == "map":
+            assert self.keys is not None and self.items is not None
+            out["keys"] = self.keys.to_json()
+            out["values"] = self.items.to_json()
         out["optional"] = self.optional
         if self.name is not None:
             out["name"] = self.name
