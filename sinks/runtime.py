@@ -70,6 +70,10 @@ def consumer_settings(engine: EngineConfig) -> tuple[dict[str, Any], dict[str, s
         "queued.max.messages.kbytes": 32768,  # bounds the prefetch queue (memory)
         "session.timeout.ms": 10000,
     }
+    if connector.topics_regex:
+        # librdkafka matches the regex against its metadata, refreshed every 5 minutes by default: a topic created
+        # after the start (the usual case for CDC topics) would wait that long.
+        settings["topic.metadata.refresh.interval.ms"] = 5000
     java_only: dict[str, str] = {}
     for layer in (engine.worker.consumer_overrides(), connector.consumer_overrides()):
         for key, value in layer.items():
@@ -274,7 +278,9 @@ class SinkRuntime:
             return
         if err.fatal():
             raise FatalError(f"consumer: {err.str()}")
-        if err.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.TOPIC_AUTHORIZATION_FAILED):
+        if err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART and self.config.topics_regex:
+            log.debug("consumer: %s", err.str())  # no topic matches the regex yet
+        elif err.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.TOPIC_AUTHORIZATION_FAILED):
             log.warning("consumer: %s", err.str())
         else:
             log.warning("consumer error (librdkafka retries): %s", err.str())
