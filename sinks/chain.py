@@ -28,5 +28,8 @@ def build_chain(properties: Mapping[str, str]) -> Chain | None:
         from sinks.transforms.chain import TransformChain  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         raise ConfigError(["transforms: single message transforms are not available in this build yet"]) from None
-    chain: Chain = TransformChain.from_properties(dict(properties))
-    return chain
+    chain = TransformChain.from_properties(dict(properties))
+    if getattr(chain, "empty", False):
+        return None
+    built: Chain = chain
+    return built

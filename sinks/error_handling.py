@@ -170,6 +170,8 @@ class ErrorHandler:
 
     def report(self, stage: Stage, executing_class: str, raw: RawRecord, error: BaseException) -> None:
         """Log / dead-letter one failed record under ``all``; raise ``ToleranceExceededError`` under ``none``."""
+        # The SMT chain's error names the failing transform's class (Connect reports that, not the chain).
+        executing_class = str(getattr(error, "class_name", None) or executing_class)
         where = f"{{topic='{raw.topic}', partition={raw.partition}, offset={raw.offset}, timestamp={raw.timestamp}"
         if self.config.errors_log_include_messages:
             where += f", key={_preview(raw.key)}, value={_preview(raw.value)}"

@@ -16,52 +16,11 @@ from typing import Any
 import psycopg
 import pytest
 from engine_helpers import EngineThread, connector_document, execute, read_topic, wait_streaming
+from jdbc_helpers import SOURCE_DDL, insert_rows, table_rows
 from sink_helpers import SinkThread, wait_until
 
 from schemas.converters.connect_json import JsonConverter
 from servers.engine import EngineProcess
-
-SOURCE_DDL = """
-CREATE TABLE items (
-    id serial PRIMARY KEY,
-    name text NOT NULL,
-    price numeric(10,2),
-    qty integer DEFAULT 0,
-    big bigint,
-    ratio double precision,
-    active boolean,
-    day date,
-    at time,
-    created timestamptz,
-    local_ts timestamp,
-    doc jsonb,
-    ident uuid,
-    raw bytea
-);
-ALTER TABLE items REPLICA IDENTITY FULL;
-"""
-
-COLUMNS = "id, name, price, qty, big, ratio, active, day, at, created, local_ts, doc, ident, raw"
-
-
-def insert_rows(dsn: str, first: int, count: int) -> None:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO items (name, price, qty, big, ratio, active, day, at, created, local_ts, doc, ident, raw) "
-            "SELECT 'item ' || g, (g * 1.25)::numeric(10,2), g %% 7, g * 1000000000::bigint, g / 3.0, g %% 2 = 0, "
-            "date '2024-01-01' + g, time '08:00' + g * interval '1 second', "
-            "timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute', "
-            "timestamp '2024-01-01 00:00:00.123456' + g * interval '1 hour', "
-            "jsonb_build_object('g', g, 'tags', jsonb_build_array('a', g)), md5(g::text)::uuid, "
-            "decode(lpad(to_hex(g), 8, '0'), 'hex') "
-            "FROM generate_series(%s::int, %s::int) AS g",
-            (first, first + count - 1),
-        )
-
-
-def table_rows(dsn: str, table: str) -> list[tuple[Any, ...]]:
-    with psycopg.connect(dsn) as conn:
-        return conn.execute(f"SELECT {COLUMNS} FROM {table} ORDER BY id").fetchall()
 
 
 def sink_config(kafka: str, target_dsn_parts: dict[str, Any], name: str, prefix: str, **extra: Any) -> dict[str, Any]:
@@ -227,3 +186,39 @@ def _count(dsn: str) -> int:
             return int(row[0]) if row else 0
     except psycopg.errors.UndefinedTable:
         return 0
+
+
+def test_two_workers_share_partitions_and_one_dies(
+    postgres_server: Any, kafka_broker: Any, pg_database: str, target_db: dict[str, Any], tmp_path: Path
+) -> None:
+    kafka = kafka_broker.bootstrap_servers
+    source_dsn = postgres_server.dsn(pg_database)
+    execute(source_dsn, SOURCE_DDL)
+    insert_rows(source_dsn, 1, 500)
+    prefix = f"src{uuid.uuid4().hex[:6]}"
+    source_doc = connector_document(postgres_server, kafka, pg_database, name=prefix)
+    with EngineThread(source_doc):
+        wait_streaming(postgres_server, source_doc)
+        doc = sink_config(kafka, target_db, f"jdbc_{prefix}", prefix, **{"batch.size": "100"})
+        (tmp_path / "a").mkdir()
+        (tmp_path / "b").mkdir()
+        a = EngineProcess(doc, tmp_path / "a").start()
+        b = EngineProcess(doc, tmp_path / "b").start()
+        try:
+            wait_equal(source_dsn, target_db["dsn"])
+            # Both members own partitions of the topic (cooperative-sticky spreads them).
+            assert "partitions assigned: src" in a.log() and "partitions assigned: src" in b.log(), (a.log(), b.log())
+            for i in range(3):
+                insert_rows(source_dsn, 1000 + i * 200, 200)
+                execute(
+                    source_dsn,
+                    f"UPDATE items SET qty = qty + 1 WHERE id % 3 = {i}",
+                    "DELETE FROM items WHERE id % 11 = 0",
+                )
+                if i == 0:
+                    b.kill()  # dies without leaving the group: its partitions move after the session timeout
+            wait_equal(source_dsn, target_db["dsn"], timeout=120)
+            assert a.terminate() == 0
+        finally:
+            a.kill_if_running()
+            b.kill_if_running()
