@@ -415,17 +415,24 @@ def _with_typo_hint(message: str, typos: dict[str, str]) -> str:
 
 
 def _converter_problems(worker: WorkerConfig, kind: str) -> list[str]:
-    """Unknown converter classes; sources write JSON only until they use the structured record path."""
-    from schemas.converters.factory import canonical_converter_class, known_converters
+    """Unknown converter classes and bad converter properties (each converter is built once to check)."""
+    from schemas.converters.factory import build_converter, canonical_converter_class, known_converters
 
     problems = []
-    for prop, cls in (("key.converter", worker.key_converter), ("value.converter", worker.value_converter)):
+    for is_key, prop, cls in (
+        (True, "key.converter", worker.key_converter),
+        (False, "value.converter", worker.value_converter),
+    ):
         canonical = canonical_converter_class(cls)
         if canonical is None:
             problems.append(f"worker.{prop}: unknown converter {cls!r}; known: {known_converters()}")
-        elif kind == "source" and cls not in JSON_CONVERTER_CLASSES:
-            problems.append(
-                f"worker.{prop}: {cls!r} is not supported for source connectors yet; "
-                "use org.apache.kafka.connect.json.JsonConverter"
-            )
+            continue
+        try:
+            build_converter(cls, worker.converter_properties(is_key), is_key)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                if problem.startswith(prop + "."):
+                    problems.append(f"worker.{problem}")
+                else:
+                    problems.append(problem if problem.startswith("worker.") else f"worker.{prop}.{problem}")
     return problems
