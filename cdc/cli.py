@@ -42,13 +42,19 @@ def cmd_start(args: argparse.Namespace) -> int:
     from cdc.runtime import ConnectorRuntime
 
     engine = _load(args)
+    runtime: Any
     if args.log_format is None and engine.worker.log_format != "text":
         from cdc import logs
 
         logs.configure(engine.worker.log_format, args.log_level)
     for warning in engine.warnings:
         log.warning(warning)
-    runtime = ConnectorRuntime(engine, progress=None if not args.no_progress else False)
+    if engine.kind == "sink":
+        from sinks.runtime import SinkRuntime
+
+        runtime = SinkRuntime(engine)
+    else:
+        runtime = ConnectorRuntime(engine, progress=None if not args.no_progress else False)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         if runtime.stopping:
@@ -108,6 +114,10 @@ def cmd_offsets(args: argparse.Namespace) -> int:
     from cdc.kafka.offset_store import OffsetStore
 
     engine = _load(args)
+    if engine.kind == "sink":
+        from sinks.offsets import print_sink_offsets
+
+        return print_sink_offsets(engine, reset=args.reset)
     worker = engine.worker
     store = OffsetStore(worker.bootstrap_servers, worker.offset_storage_topic)
     server = engine.connector.topic_prefix

@@ -90,9 +90,32 @@ class WorkerConfig(BaseModel):
                 out[prop] = str(value).lower() if isinstance(value, bool) else str(value)
         return out
 
+    def consumer_overrides(self) -> dict[str, str]:
+        """``consumer.*`` properties (sink workers' consumer), prefix removed, values as strings."""
+        out: dict[str, str] = {}
+        for key, value in (self.model_extra or {}).items():
+            if key.startswith("consumer."):
+                out[key[len("consumer.") :]] = str(value).lower() if isinstance(value, bool) else str(value)
+        return out
+
+    def converter_properties(self, is_key: bool) -> dict[str, str]:
+        """The ``key.converter.*`` / ``value.converter.*`` properties with the prefix removed (what
+        ``Converter.configure`` receives), ``schemas.enable`` included."""
+        prefix = "key.converter." if is_key else "value.converter."
+        out = {
+            "schemas.enable": str(
+                self.key_converter_schemas_enable if is_key else self.value_converter_schemas_enable
+            ).lower()
+        }
+        for key, value in (self.model_extra or {}).items():
+            if key.startswith(prefix):
+                out[key[len(prefix) :]] = str(value).lower() if isinstance(value, bool) else str(value)
+        return out
+
     def unknown_properties(self) -> list[str]:
         """Worker properties we accept but do not use (reported by ``validate``, never an error)."""
-        return sorted(k for k in (self.model_extra or {}) if not k.startswith("producer."))
+        used = ("producer.", "consumer.", "key.converter.", "value.converter.")
+        return sorted(k for k in (self.model_extra or {}) if not k.startswith(used) and k != "header.converter")
 
 
 @dataclass
@@ -105,6 +128,7 @@ class EngineConfig:
     worker: WorkerConfig
     warnings: list[str] = field(default_factory=list)
     source_path: str | None = None
+    kind: str = "source"  # "source" or "sink" (cdc.connectors.ConnectorKind)
 
 
 def interpolate(value: Any, problems: list[str], where: str = "") -> Any:
@@ -274,9 +298,8 @@ def load_engine_config(
         warnings.append(f"snapshot.mode={mode} is deprecated; read as {LEGACY_SNAPSHOT_MODES[mode]}")
 
     # Connector-level converter settings override the worker's, as in Kafka Connect.
-    for prop in ("key.converter", "value.converter", "key.converter.schemas.enable", "value.converter.schemas.enable"):
-        if prop in connector_raw:
-            worker_raw[prop] = connector_raw.pop(prop)
+    for prop in [k for k in connector_raw if k.startswith(("key.converter", "value.converter", "header.converter"))]:
+        worker_raw[prop] = connector_raw.pop(prop)
 
     worker: WorkerConfig | None = None
     try:
@@ -290,11 +313,6 @@ def load_engine_config(
                 )
             problems.append(problem)
     if worker is not None:
-        for prop, cls in (("key.converter", worker.key_converter), ("value.converter", worker.value_converter)):
-            if cls not in JSON_CONVERTER_CLASSES:
-                problems.append(
-                    f"worker.{prop}: {cls!r} is not supported yet; use org.apache.kafka.connect.json.JsonConverter"
-                )
         worker_typos = _likely_typos(dict.fromkeys(worker.unknown_properties()), _known_worker_properties())
         warnings += [
             _with_typo_hint(f"worker property {k!r} is not used by cdc-engine", worker_typos)
@@ -308,6 +326,7 @@ def load_engine_config(
 
     connector_class = str(connector_raw.get("connector.class", ""))
     connector_cfg: Any = None
+    kind = "source"
     if not connector_class:
         problems.append("config.connector.class: required property is missing (e.g. postgres)")
     else:
@@ -320,6 +339,7 @@ def load_engine_config(
             )
         else:
             connector_class = spec.short_name
+            kind = spec.kind
             model = spec.config_model()
             typos = _likely_typos(connector_raw, _known_connector_properties(model))
             try:
@@ -330,17 +350,21 @@ def load_engine_config(
                 warnings += [_with_typo_hint(w, typos) for w in connector_cfg.unused_property_warnings()]
             problems += model.cross_field_problems(connector_raw)
 
+    if worker is not None:
+        problems += _converter_problems(worker, kind)
+
     if problems:
         raise ConfigError(problems)
     assert worker is not None
-    return EngineConfig(name, connector_class, connector_cfg, worker, warnings, path)
+    return EngineConfig(name, connector_class, connector_cfg, worker, warnings, path, kind)
 
 
 def _known_connector_properties(model: Any) -> list[str]:
     from cdc.source_config import ACCEPTED_WITHOUT_EFFECT
+    from sinks.config import ACCEPTED_WITHOUT_EFFECT as SINK_ACCEPTED
 
     aliases = [f.alias for f in model.model_fields.values() if f.alias]
-    return [*aliases, *ACCEPTED_WITHOUT_EFFECT, *LEGACY_CONNECTOR_PROPERTIES]
+    return [*aliases, *ACCEPTED_WITHOUT_EFFECT, *SINK_ACCEPTED, *LEGACY_CONNECTOR_PROPERTIES]
 
 
 # Kafka Connect worker properties that mean something to Connect (so they are not typos) but not to cdc-engine.
@@ -388,3 +412,27 @@ def _with_typo_hint(message: str, typos: dict[str, str]) -> str:
         if message.startswith((f"config.{meant}: required", f"worker.{meant}: required")):
             return f"{message} ({given!r} is given: a typo of {meant!r}?)"
     return message
+
+
+def _converter_problems(worker: WorkerConfig, kind: str) -> list[str]:
+    """Unknown converter classes and bad converter properties (each converter is built once to check)."""
+    from schemas.converters.factory import build_converter, canonical_converter_class, known_converters
+
+    problems = []
+    for is_key, prop, cls in (
+        (True, "key.converter", worker.key_converter),
+        (False, "value.converter", worker.value_converter),
+    ):
+        canonical = canonical_converter_class(cls)
+        if canonical is None:
+            problems.append(f"worker.{prop}: unknown converter {cls!r}; known: {known_converters()}")
+            continue
+        try:
+            build_converter(cls, worker.converter_properties(is_key), is_key)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                if problem.startswith(prop + "."):
+                    problems.append(f"worker.{problem}")
+                else:
+                    problems.append(problem if problem.startswith("worker.") else f"worker.{prop}.{problem}")
+    return problems

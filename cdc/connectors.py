@@ -64,6 +64,8 @@ CONNECTORS: tuple[RegisteredConnector, ...] = (
     RegisteredConnector(
         "postgres", ("postgresql", "io.debezium.connector.postgresql.PostgresConnector"), "cdc.postgres"
     ),
+    RegisteredConnector("jdbc", ("io.debezium.connector.jdbc.JdbcSinkConnector",), "sinks.jdbc"),
+    RegisteredConnector("discard", ("blackhole",), "sinks.discard"),
 )
 
 

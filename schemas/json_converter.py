@@ -54,8 +54,9 @@ class JsonConverter:
         schema_json = b"null" if schema is None else orjson.dumps(schema.to_json())
         return PreparedSchema(b'{"schema":' + schema_json + b',"payload":', b"}")
 
-    def serializer(self, schema: Schema | None) -> Callable[[Any], bytes]:
+    def serializer(self, schema: Schema | None, topic: str | None = None) -> Callable[[Any], bytes]:
         """The fast path's per-schema function: wire-form payload → message bytes, the schema JSON spliced in.
+        (``topic`` is not needed by JSON; schema-registry converters use it for the subject.)
 
         Called once per table version (``cdc.capture.table.TableBuilder``) and for heartbeats; the returned
         function runs once per key and once per value.

@@ -17,7 +17,10 @@ from typing import Any, Protocol
 
 from cdc.config import WorkerConfig
 from schemas.connect import Schema
+from schemas.converters.base import ConversionError, Converter
+from schemas.converters.factory import JSON, build_converter, canonical_converter_class
 from schemas.json_converter import JsonConverter
+from schemas.logical import to_structured
 
 PayloadSerializer = Callable[[Any], bytes]
 
@@ -25,8 +28,9 @@ PayloadSerializer = Callable[[Any], bytes]
 class FastPathConverter(Protocol):
     """A converter that can serialize wire-form payloads of one schema without building Connect data."""
 
-    def serializer(self, schema: Schema | None) -> PayloadSerializer:
-        """A function serializing payloads of ``schema``; called once per table version, not per record."""
+    def serializer(self, schema: Schema | None, topic: str | None = None) -> PayloadSerializer:
+        """A function serializing payloads of ``schema`` for ``topic``; called once per table version, not per
+        record."""
         ...
 
 
@@ -38,8 +42,39 @@ class SourceConverters:
     value: FastPathConverter
 
 
+class StructuredConverter:
+    """A worker converter other than JSON (Avro, String, ByteArray) behind the fast-path interface.
+
+    Each payload is turned into its structured form (``schemas.logical.to_structured``) and serialized with the
+    converter's ``from_connect``: slower than the JSON splice, which is why JSON keeps its own path.
+    """
+
+    def __init__(self, converter: Converter) -> None:
+        self.converter = converter
+
+    def serializer(self, schema: Schema | None, topic: str | None = None) -> PayloadSerializer:
+        """A function serializing wire-form payloads of ``schema`` to ``topic`` with the wrapped converter."""
+        from_connect, where = self.converter.from_connect, topic or (schema.name if schema is not None else "") or ""
+
+        def serialize(payload: Any) -> bytes:
+            data = from_connect(where, schema, to_structured(schema, payload), [])
+            if data is None:
+                raise ConversionError(f"{type(self.converter).__name__} wrote no bytes for a non-null value")
+            return data
+
+        return serialize
+
+
+def _converter(worker: WorkerConfig, is_key: bool) -> FastPathConverter:
+    cls = worker.key_converter if is_key else worker.value_converter
+    if canonical_converter_class(cls) == JSON:
+        # The fast path; JsonConverter properties beyond schemas.enable keep their defaults here.
+        props = worker.converter_properties(is_key)
+        return JsonConverter(props.get("schemas.enable", "true") == "true")
+    return StructuredConverter(build_converter(cls, worker.converter_properties(is_key), is_key))
+
+
 def worker_converters(worker: WorkerConfig) -> SourceConverters:
-    """The converters ``worker`` configures (config validation admits only Connect's JsonConverter so far)."""
-    return SourceConverters(
-        JsonConverter(worker.key_converter_schemas_enable), JsonConverter(worker.value_converter_schemas_enable)
-    )
+    """The converters ``worker`` configures: Connect's JsonConverter on the fast path, any other (Avro, String,
+    ByteArray) through its structured ``from_connect``. ``ConfigError`` for bad converter properties."""
+    return SourceConverters(_converter(worker, True), _converter(worker, False))

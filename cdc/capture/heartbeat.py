@@ -23,8 +23,8 @@ class Heartbeat:
         self.topic = f"{heartbeat_prefix}.{server}"
         self.server = server
         self.interval_s = interval_s
-        self._key = converters.key.serializer(KEY_SCHEMA)({"serverName": server})
-        self._serialize_value = converters.value.serializer(VALUE_SCHEMA)
+        self._key = converters.key.serializer(KEY_SCHEMA, self.topic)({"serverName": server})
+        self._serialize_value = converters.value.serializer(VALUE_SCHEMA, self.topic)
         self._last = time.monotonic()
 
     def record(self, ts_ms: int) -> SourceRecord:

@@ -345,8 +345,8 @@ class TableBuilder:
             zero_fill={
                 f.name: zero_value(f.schema) for f in fields if not f.schema.optional and f.name not in key_names
             },
-            serialize_key=self.converters.key.serializer(k_schema),
-            serialize_value=self.converters.value.serializer(v_schema),
+            serialize_key=self.converters.key.serializer(k_schema, topic),
+            serialize_value=self.converters.value.serializer(v_schema, topic),
             has_key=bool(key_names),
             key_schema=k_schema,
             value_schema=v_schema,

@@ -1,0 +1,262 @@
+"""Sink records → row changes: what to do to which table, with which columns and key.
+
+Accepts what Debezium's JDBC sink accepts:
+
+- Debezium change events as they are (value schema with ``before``/``after``/``op``): ``c``/``r``/``u`` write the
+  ``after`` row, ``d`` deletes by key (when ``delete.enabled``), ``t`` truncates (when ``truncate.enabled``);
+- flat records (``ExtractNewRecordState`` output or any struct value): the value is the row;
+- tombstones (null value): delete by key when ``delete.enabled``, else skipped.
+
+A :class:`RowPlan` is compiled once per (key schema, row schema) pair: column names, their schemas, the value
+conversions they need and where the primary key comes from, so per record only a tuple is built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from schemas.connect import Field, Schema
+from schemas.converters.base import ConversionError
+from schemas.record import ConnectRecord
+from sinks.jdbc.config import JdbcSinkConfig
+from sinks.jdbc.types import Convert, value_converter
+
+Op = Literal["upsert", "delete", "truncate"]
+
+KAFKA_PK = (
+    Field("__connect_topic", Schema("string")),
+    Field("__connect_partition", Schema("int32")),
+    Field("__connect_offset", Schema("int64")),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RowPlan:
+    """How one row shape maps to columns. ``sources[i]`` says where column i comes from: ``("v", field)`` the
+    row, ``("k", field)`` the key struct, ``("K", None)`` a primitive key, ``("t"|"p"|"o", None)`` Kafka coords."""
+
+    columns: tuple[str, ...]
+    schemas: tuple[Schema, ...]
+    converters: tuple[Convert | None, ...]
+    sources: tuple[tuple[str, str | None], ...]
+    pk: tuple[str, ...]
+    pk_index: tuple[int, ...]
+
+
+@dataclass(slots=True)
+class Change:
+    """One thing to do to a table; ``key`` holds the primary-key values (empty without a key)."""
+
+    table: str
+    op: Op
+    record: ConnectRecord
+    plan: RowPlan | None = None
+    values: tuple[Any, ...] = ()
+    key: tuple[Any, ...] = ()
+
+
+def is_envelope(schema: Schema | None, value: Any) -> bool:
+    """A Debezium change event: a struct with before/after/op (the ``…Envelope`` schema)."""
+    if schema is not None:
+        if schema.type != "struct":
+            return False
+        names = {f.name for f in schema.fields}
+        return {"before", "after", "op"} <= names
+    return isinstance(value, dict) and {"before", "after", "op"} <= value.keys()
+
+
+class ChangeMapper:
+    """Turns records into changes for one connector's configuration (``family``: postgresql or mysql)."""
+
+    def __init__(self, config: JdbcSinkConfig, family: str) -> None:
+        self.config = config
+        self.family = family
+        self.pk_mode = config.primary_key_mode
+        self.pk_fields = config.pk_fields()
+        self._plans: dict[tuple[int, int], tuple[Schema | None, Schema, RowPlan]] = {}
+        self._tables: dict[tuple[str, str, str, str], str] = {}
+        self._last_table: dict[str, str] = {}
+
+    # -- table names ----------------------------------------------------------------------------------------------
+
+    def table_name(self, record: ConnectRecord, source: dict[str, Any] | None) -> str:
+        """``table.name.format`` with ``${topic}`` and ``${source.*}`` replaced, dots turned into underscores."""
+        fmt = self.config.table_name_format
+        src = source or {}
+        cache_key = (record.topic, str(src.get("db")), str(src.get("schema")), str(src.get("table")))
+        name = self._tables.get(cache_key)
+        if name is None:
+            name = fmt.replace("${topic}", record.topic)
+            for part in ("db", "schema", "table"):
+                placeholder = "${source." + part + "}"
+                if placeholder in name:
+                    if src.get(part) is None:
+                        raise ConversionError(
+                            f"table.name.format uses {placeholder} but the record has no source.{part}"
+                        )
+                    name = name.replace(placeholder, str(src[part]))
+            name = name.replace(".", "_")
+            self._tables[cache_key] = name
+        return name
+
+    # -- records --------------------------------------------------------------------------------------------------
+
+    def change(self, record: ConnectRecord) -> Change | None:
+        """The change ``record`` asks for, or None when it is to be skipped (e.g. a delete with
+        ``delete.enabled=false``). ``ConversionError`` for a record this sink cannot write."""
+        value = record.value
+        if value is None:  # tombstone
+            if not self.config.delete_enabled:
+                return None
+            if "${source." in self.config.table_name_format:
+                # A tombstone has no source block; it follows the delete event of the same key, which named the
+                # table, so the table of that topic's last event is the one.
+                table = self._last_table.get(record.topic)
+                return None if table is None else self._delete(record, table)
+            return self._delete(record, self.table_name(record, None))
+        if is_envelope(record.value_schema, value):
+            op = value.get("op")
+            source = value.get("source") if isinstance(value.get("source"), dict) else None
+            table = self.table_name(record, source)
+            self._last_table[record.topic] = table
+            if op in ("c", "r", "u"):
+                row_schema = _field_schema(record.value_schema, "after")
+                return self._upsert(record, table, row_schema, value.get("after"))
+            if op == "d":
+                return self._delete(record, table) if self.config.delete_enabled else None
+            if op == "t":
+                return Change(table, "truncate", record) if self.config.truncate_enabled else None
+            if op == "m":  # logical decoding messages carry no row
+                return None
+            raise ConversionError(f"unknown op {op!r} in change event")
+        return self._upsert(record, self.table_name(record, None), record.value_schema, value)
+
+    def _upsert(self, record: ConnectRecord, table: str, row_schema: Schema | None, row: Any) -> Change:
+        if row_schema is None or row_schema.type != "struct":
+            raise ConversionError(
+                "the JDBC sink needs struct values with a schema (JsonConverter with schemas.enable=true, or Avro)"
+            )
+        if not isinstance(row, dict):
+            raise ConversionError("change event without a row to write (null 'after')")
+        plan = self._plan(record.key_schema, row_schema)
+        values = []
+        key = record.key
+        for (kind, name), convert in zip(plan.sources, plan.converters, strict=True):
+            if kind == "v":
+                v = row.get(name)
+            elif kind == "k":
+                if not isinstance(key, dict):
+                    raise ConversionError("primary.key.mode=record_key needs a key")
+                v = key.get(name)
+            elif kind == "K":
+                v = key
+            elif kind == "t":
+                v = record.original_topic or record.topic
+            elif kind == "p":
+                v = record.partition
+            else:
+                v = record.kafka_offset
+            if v is not None and convert is not None:
+                try:
+                    v = convert(v)
+                except (ValueError, TypeError, KeyError, OverflowError) as exc:
+                    raise ConversionError(f"column {name}: cannot convert {v!r}: {exc}") from None
+            values.append(v)
+        out = tuple(values)
+        pk = tuple(out[i] for i in plan.pk_index)
+        if any(v is None for v in pk):
+            raise ConversionError(f"primary key column(s) {', '.join(plan.pk)} must not be null")
+        return Change(table, "upsert", record, plan, out, pk)
+
+    def _delete(self, record: ConnectRecord, table: str) -> Change:
+        key_schema, key = record.key_schema, record.key
+        if key is None:
+            raise ConversionError("a delete needs the record key (primary.key.mode=record_key)")
+        fields = self._key_fields(key_schema)
+        if key_schema is not None and key_schema.type == "struct":
+            assert isinstance(key, dict)
+            values = []
+            for f in fields:
+                convert = value_converter(f.schema, self.family)
+                v = key.get(f.name)
+                values.append(convert(v) if v is not None and convert is not None else v)
+            pk_values = tuple(values)
+        else:
+            pk_values = (key,)
+        plan = RowPlan(
+            tuple(f.name for f in fields),
+            tuple(f.schema for f in fields),
+            tuple(None for _ in fields),
+            tuple(("k", f.name) for f in fields),
+            tuple(f.name for f in fields),
+            tuple(range(len(fields))),
+        )
+        return Change(table, "delete", record, plan, pk_values, pk_values)
+
+    # -- plans ------------------------------------------------------------------------------------------------------
+
+    def _key_fields(self, key_schema: Schema | None) -> list[Field]:
+        if key_schema is None:
+            raise ConversionError("primary.key.mode=record_key needs records with a key schema")
+        if key_schema.type == "struct":
+            fields = list(key_schema.fields)
+            if self.pk_fields:
+                wanted = set(self.pk_fields)
+                fields = [f for f in fields if f.name in wanted]
+                if len(fields) != len(wanted):
+                    raise ConversionError(f"primary.key.fields {self.pk_fields} are not all in the record key")
+            return fields
+        if len(self.pk_fields) != 1:
+            raise ConversionError("a primitive record key needs exactly one column name in primary.key.fields")
+        return [Field(self.pk_fields[0], key_schema.with_optional(False))]
+
+    def _plan(self, key_schema: Schema | None, row_schema: Schema) -> RowPlan:
+        cache_key = (id(key_schema), id(row_schema))
+        cached = self._plans.get(cache_key)
+        if cached is not None and cached[0] is key_schema and cached[1] is row_schema:
+            return cached[2]
+        fields: list[tuple[str, Schema, tuple[str, str | None]]] = [
+            (f.name, f.schema, ("v", f.name)) for f in row_schema.fields
+        ]
+        pk: list[str] = []
+        if self.pk_mode == "kafka":
+            for f, kind in zip(KAFKA_PK, ("t", "p", "o"), strict=True):
+                fields.append((f.name, f.schema, (kind, None)))
+            pk = [f.name for f in KAFKA_PK]
+        elif self.pk_mode == "record_key":
+            key_fields = self._key_fields(key_schema)
+            present = {name for name, _, _ in fields}
+            primitive = key_schema is not None and key_schema.type != "struct"
+            for f in key_fields:
+                if f.name not in present:
+                    fields.append((f.name, f.schema, ("K", None) if primitive else ("k", f.name)))
+            pk = [f.name for f in key_fields]
+        elif self.pk_mode == "record_value":
+            names = [name for name, _, _ in fields]
+            pk = self.pk_fields or names
+            missing = [p for p in pk if p not in names]
+            if missing:
+                raise ConversionError(f"primary.key.fields {missing} are not fields of the record value")
+        columns = tuple(name for name, _, _ in fields)
+        plan = RowPlan(
+            columns,
+            tuple(schema for _, schema, _ in fields),
+            tuple(value_converter(schema, self.family) for _, schema, _ in fields),
+            tuple(source for _, _, source in fields),
+            tuple(pk),
+            tuple(columns.index(p) for p in pk),
+        )
+        if len(self._plans) > 1024:
+            self._plans.clear()
+        self._plans[cache_key] = (key_schema, row_schema, plan)
+        return plan
+
+
+def _field_schema(schema: Schema | None, name: str) -> Schema | None:
+    if schema is None:
+        return None
+    for f in schema.fields:
+        if f.name == name:
+            return f.schema
+    return None

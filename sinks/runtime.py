@@ -1,0 +1,534 @@
+"""Runs one sink connector: consumer group → converters → SMT chain → ``SinkTask.put`` → flush → commit offsets.
+
+One worker thread does everything (librdkafka fetches on its own threads), so the task's hooks are never called
+concurrently and the order of records within a partition is the order of ``put`` calls:
+
+1. the consumer joins group ``connect-<name>`` (``cooperative-sticky``) on ``topics`` / ``topics.regex``;
+   ``open``/``close`` are called from the rebalance callbacks, which librdkafka runs inside ``consume``;
+2. each ``consume`` returns at most ``batch.max.records`` messages (the connector's ``batch.size`` when it has
+   one, else ``consumer.max.poll.records``, else 500), cut further into batches of at most ``batch.max.bytes``;
+3. every message goes through key converter, value converter and the transform chain, each run by the
+   :class:`~sinks.error_handling.ErrorHandler` (retries, ``errors.tolerance``, dead-letter topic);
+4. ``put`` gets the surviving records; a ``RetriableError`` pauses every assigned partition and retries the same
+   batch with capped backoff (the consumer keeps polling, so the group membership stays alive);
+5. every ``offset.flush.interval.ms`` (and at a rebalance and at stop) the runtime calls ``flush``, waits for the
+   dead letters, and only then commits the offsets of everything put so far. A crash therefore replays at most
+   what was put since the last commit; sinks write idempotently, so the final state is the same.
+
+Memory stays bounded: librdkafka's prefetch queue is capped (``queued.max.messages.kbytes``), one batch is in
+flight at a time, and a task that cannot keep up pauses partitions through ``SinkContext.pause``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from cdc.config import EngineConfig
+from cdc.connectors import lookup_connector
+from cdc.errors import CdcError, ConfigError, FatalError, RetriableError
+from schemas.converters.base import Converter
+from schemas.converters.factory import build_converter, canonical_converter_class
+from schemas.record import ConnectRecord, Header
+from sinks.chain import Chain, build_chain
+from sinks.config import SinkConnectorConfig
+from sinks.error_handling import ErrorHandler, RawRecord, Stage
+from sinks.task import SinkTask
+
+log = logging.getLogger("sinks.runtime")
+
+MAX_BACKOFF_S = 30.0
+DEFAULT_BATCH_RECORDS = 500
+DEFAULT_BATCH_BYTES = 8 * 1024 * 1024
+
+# Java consumer properties that librdkafka does not know: read by the runtime, not passed on.
+_RUNTIME_CONSUMER_PROPERTIES = {"max.poll.records", "key.deserializer", "value.deserializer", "interceptor.classes"}
+
+TP = tuple[str, int]
+
+
+def consumer_settings(engine: EngineConfig) -> tuple[dict[str, Any], dict[str, str]]:
+    """(librdkafka settings, Java-only settings the runtime reads) for the connector's consumer.
+
+    Layered as in Connect: the runtime's defaults < worker ``consumer.*`` < connector ``consumer.override.*``.
+    """
+    connector: SinkConnectorConfig = engine.connector
+    settings: dict[str, Any] = {
+        "bootstrap.servers": engine.worker.bootstrap_servers,
+        "group.id": f"connect-{engine.name}",
+        "client.id": f"connector-consumer-{engine.name}-0",
+        "partition.assignment.strategy": "cooperative-sticky",
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",  # Connect's default for sink consumers
+        "queued.max.messages.kbytes": 32768,  # bounds the prefetch queue (memory)
+        "session.timeout.ms": 10000,
+    }
+    if connector.topics_regex:
+        # librdkafka matches the regex against its metadata, refreshed every 5 minutes by default: a topic created
+        # after the start (the usual case for CDC topics) would wait that long.
+        settings["topic.metadata.refresh.interval.ms"] = 5000
+    java_only: dict[str, str] = {}
+    for layer in (engine.worker.consumer_overrides(), connector.consumer_overrides()):
+        for key, value in layer.items():
+            if key in _RUNTIME_CONSUMER_PROPERTIES:
+                java_only[key] = value
+            else:
+                settings[key] = value
+    return settings, java_only
+
+
+class _Context:
+    """The ``SinkContext`` a task gets: report, pause, resume (all called from the worker thread)."""
+
+    def __init__(self, runtime: SinkRuntime) -> None:
+        self._runtime = runtime
+
+    @property
+    def connector_name(self) -> str:
+        return self._runtime.engine.name
+
+    def report(self, record: ConnectRecord, error: BaseException) -> None:
+        self._runtime.report_put_failure(record, error)
+
+    def pause(self, topic: str, partition: int) -> None:
+        self._runtime.pause_partition((topic, partition))
+
+    def resume(self, topic: str, partition: int) -> None:
+        self._runtime.resume_partition((topic, partition))
+
+
+class SinkRuntime:
+    """One sink connector's worker. ``run`` blocks until ``request_stop`` or a fatal error.
+
+    ``task`` replaces the connector's own task (benchmarks and tests use a discarding or recording task).
+    """
+
+    def __init__(self, engine: EngineConfig, task: SinkTask | None = None) -> None:
+        if engine.kind != "sink":
+            raise ConfigError([f"connector {engine.connector_class!r} is not a sink connector"])
+        self.engine = engine
+        self.config: SinkConnectorConfig = engine.connector
+        self._given_task = task
+        self._stop = threading.Event()
+        self.records_put = 0
+        self.records_consumed = 0
+        # Runtime state, reset per pipeline run.
+        self._consumer: Consumer | None = None
+        self._task: SinkTask | None = None
+        self._errors: ErrorHandler | None = None
+        self._assigned: set[TP] = set()
+        self._paused_by_task: set[TP] = set()
+        self._to_commit: dict[TP, int] = {}  # next offset per partition, for everything put so far
+        self._committed: dict[TP, int] = {}
+        self._current_raw: dict[tuple[str, int, int], RawRecord] = {}
+        self._revoked_during_batch = False
+
+    # -- control ------------------------------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Ask ``run`` to finish: it flushes the task, commits offsets and leaves the group."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def run(self) -> None:
+        """Run until stopped; retriable failures (target or broker down) restart the worker with backoff."""
+        backoff = 1.0
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                self._run_worker()
+                return
+            except RetriableError as exc:
+                if time.monotonic() - started > 60:
+                    backoff = 1.0
+                log.warning("%s; restarting the sink worker in %.0fs", exc, backoff)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+    # -- one worker run -----------------------------------------------------------------------------------------
+
+    def _build(self) -> tuple[Converter, Converter, Chain | None, SinkTask]:
+        worker = self.engine.worker
+        key_converter = build_converter(worker.key_converter, worker.converter_properties(True), True)
+        value_converter = build_converter(worker.value_converter, worker.converter_properties(False), False)
+        chain = build_chain(self.config.transform_properties())
+        if self._given_task is not None:
+            task = self._given_task
+        else:
+            spec = lookup_connector(self.engine.connector_class)
+            assert spec is not None
+            task = spec.spec().factory(self.engine.name, self.config)
+        return key_converter, value_converter, chain, task
+
+    def _run_worker(self) -> None:
+        engine = self.engine
+        key_converter, value_converter, chain, task = self._build()
+        self._key_class = canonical_converter_class(engine.worker.key_converter) or engine.worker.key_converter
+        self._value_class = canonical_converter_class(engine.worker.value_converter) or engine.worker.value_converter
+        settings, java_only = consumer_settings(engine)
+        batch_records = int(
+            getattr(self.config, "batch_size", 0) or java_only.get("max.poll.records") or DEFAULT_BATCH_RECORDS
+        )
+        batch_bytes = int(getattr(self.config, "batch_max_bytes", 0) or DEFAULT_BATCH_BYTES)
+        self._errors = ErrorHandler(
+            engine.name, self.config, engine.worker.bootstrap_servers, engine.worker.producer_overrides(), self._stop
+        )
+        self._assigned, self._paused_by_task, self._to_commit, self._committed = set(), set(), {}, {}
+        self._task = task
+        final = False
+        try:
+            self._errors.start()
+            task.start(_Context(self))
+            consumer = Consumer(settings, logger=logging.getLogger("librdkafka.consumer"))
+            self._consumer = consumer
+            if self.config.topics_regex:
+                regex = self.config.topics_regex
+                subscription = [regex if regex.startswith("^") else "^" + regex]
+            else:
+                subscription = self.config.topic_list()
+            consumer.subscribe(
+                subscription, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+            )
+            log.info("sink %s consuming %s as group %s", engine.name, ",".join(subscription), settings["group.id"])
+            interval_s = engine.worker.offset_flush_interval_ms / 1000
+            last_commit = last_report = time.monotonic()
+            put_at_report = self.records_put
+            while not self._stop.is_set():
+                messages = consumer.consume(batch_records, 0.5)
+                if messages:
+                    self._process(messages, key_converter, value_converter, chain, batch_bytes)
+                now = time.monotonic()
+                if now - last_commit >= interval_s:
+                    self._commit("interval")
+                    last_commit = now
+                if now - last_report >= 30:
+                    rate = (self.records_put - put_at_report) / (now - last_report)
+                    log.info("%d records written (%.0f/s over the last 30 s)", self.records_put, rate)
+                    last_report, put_at_report = now, self.records_put
+            self._commit("stop")
+            final = True
+            log.info("stopped cleanly; %d records written; offsets %s", self.records_put, self._committed_text())
+        finally:
+            self._shutdown(final)
+
+    def _shutdown(self, clean: bool) -> None:
+        consumer, task = self._consumer, self._task
+        self._consumer = None
+        if consumer is not None:
+            if clean:
+                try:
+                    consumer.close()  # leaves the group; the revoke callback flushes and commits (nothing left)
+                except (KafkaException, RuntimeError, CdcError) as exc:
+                    log.warning("closing the consumer: %s", exc)
+            else:
+                # The final revoke must not flush a task that failed: close only our side of the connection.
+                self._task = None
+                try:
+                    consumer.close()
+                except (KafkaException, RuntimeError, CdcError) as exc:
+                    log.debug("closing the consumer after a failure: %s", exc)
+        if task is not None:
+            try:
+                if self._assigned and clean:
+                    task.close(sorted(self._assigned))
+            finally:
+                self._assigned.clear()
+                task.stop()
+        self._task = None
+        if self._errors is not None:
+            self._errors.close()
+
+    # -- the record path ------------------------------------------------------------------------------------------
+
+    def _process(
+        self,
+        messages: list[Message],
+        key_converter: Converter,
+        value_converter: Converter,
+        chain: Chain | None,
+        batch_bytes: int,
+    ) -> None:
+        batch: list[Message] = []
+        size = 0
+        for msg in messages:
+            err = msg.error()
+            if err is not None:
+                self._consumer_error(err)
+                continue
+            batch.append(msg)
+            size += len(msg.value() or b"") + len(msg.key() or b"")
+            if size >= batch_bytes:
+                self._process_batch(batch, key_converter, value_converter, chain)
+                batch, size = [], 0
+        if batch:
+            self._process_batch(batch, key_converter, value_converter, chain)
+
+    def _consumer_error(self, err: KafkaError) -> None:
+        if err.code() == KafkaError._PARTITION_EOF:
+            return
+        if err.fatal():
+            raise FatalError(f"consumer: {err.str()}")
+        if err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART and self.config.topics_regex:
+            log.debug("consumer: %s", err.str())  # no topic matches the regex yet
+        elif err.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.TOPIC_AUTHORIZATION_FAILED):
+            log.warning("consumer: %s", err.str())
+        else:
+            log.warning("consumer error (librdkafka retries): %s", err.str())
+
+    def _process_batch(
+        self, batch: list[Message], key_converter: Converter, value_converter: Converter, chain: Chain | None
+    ) -> None:
+        errors = self._errors
+        assert errors is not None
+        records: list[ConnectRecord] = []
+        raws: dict[tuple[str, int, int], RawRecord] = {}
+        positions: dict[TP, int] = {}
+        key_class, value_class = self._key_class, self._value_class
+        for msg in batch:
+            topic, partition, offset = str(msg.topic()), int(msg.partition() or 0), int(msg.offset() or 0)
+            if (topic, partition) not in self._assigned:
+                continue  # revoked while this batch was prepared: the new owner reads it
+            positions[(topic, partition)] = offset + 1
+            headers: list[Header] = _headers(msg)
+            ts_type, ts = msg.timestamp()
+            raw = RawRecord(topic, partition, offset, ts if ts_type else None, msg.key(), msg.value(), headers)
+            raws[(topic, partition, offset)] = raw
+            ok, key_pair = errors.execute(
+                Stage.KEY_CONVERTER, key_class, raw, partial(key_converter.to_connect, topic, raw.key, headers)
+            )
+            if not ok or key_pair is None:
+                continue
+            ok, value_pair = errors.execute(
+                Stage.VALUE_CONVERTER, value_class, raw, partial(value_converter.to_connect, topic, raw.value, headers)
+            )
+            if not ok or value_pair is None:
+                continue
+            record = ConnectRecord(
+                topic,
+                key_pair[0],
+                key_pair[1],
+                value_pair[0],
+                value_pair[1],
+                partition,
+                raw.timestamp,
+                headers,
+                offset,
+                topic,
+            )
+            if chain is not None:
+                ok, transformed = errors.execute(
+                    Stage.TRANSFORMATION, _transform_class(chain), raw, partial(chain.apply, record)
+                )
+                if not ok or transformed is None:
+                    continue
+                record = transformed
+            records.append(record)
+        self.records_consumed += len(batch)
+        self._current_raw = raws
+        try:
+            if records:
+                self._put_with_retry(records)
+        finally:
+            self._current_raw = {}
+        for tp, next_offset in positions.items():
+            if tp in self._assigned:
+                self._to_commit[tp] = next_offset
+
+    def _put_with_retry(self, records: list[ConnectRecord]) -> None:
+        task = self._task
+        consumer = self._consumer
+        assert task is not None and consumer is not None
+        backoff = 0.5
+        paused = False
+        try:
+            while True:
+                try:
+                    task.put(records)
+                    self.records_put += len(records)
+                    return
+                except RetriableError as exc:
+                    if self._stop.is_set():
+                        raise
+                    log.warning("sink write failed (%s); retrying the batch in %.1fs", exc, backoff)
+                    if not paused and self._assigned:
+                        consumer.pause([TopicPartition(t, p) for t, p in self._assigned])
+                        paused = True
+                    self._wait_polling(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF_S)
+                    # A rebalance during the wait may have taken partitions away: their records are not ours now.
+                    records = [r for r in records if (r.original_topic or r.topic, r.partition or 0) in self._assigned]
+                    if not records:
+                        return
+                except CdcError:
+                    raise
+                except Exception as exc:
+                    raise FatalError(f"sink task failed in put: {type(exc).__name__}: {exc}") from exc
+        finally:
+            if paused:
+                to_resume = [TopicPartition(t, p) for t, p in self._assigned - self._paused_by_task]
+                if to_resume:
+                    consumer.resume(to_resume)
+
+    def _wait_polling(self, seconds: float) -> None:
+        """Wait while keeping group membership (paused partitions deliver nothing)."""
+        consumer = self._consumer
+        assert consumer is not None
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not self._stop.is_set():
+            for msg in consumer.consume(100, min(0.2, max(0.0, deadline - time.monotonic()))):
+                # Only an already-fetched message of a partition paused just now can arrive; it was not put, its
+                # offset is not recorded, so it is read again after the next seek/rebalance or restart.
+                if msg.error() is None:
+                    consumer.seek(TopicPartition(str(msg.topic()), int(msg.partition() or 0), int(msg.offset() or 0)))
+
+    # -- offsets ---------------------------------------------------------------------------------------------------
+
+    def _commit(self, why: str, partitions: set[TP] | None = None) -> None:
+        """flush → dead letters acknowledged → commit the offsets of everything put so far (of ``partitions``)."""
+        task, consumer, errors = self._task, self._consumer, self._errors
+        if task is None or consumer is None or errors is None:
+            return
+        wanted = {
+            tp: off
+            for tp, off in self._to_commit.items()
+            if (partitions is None or tp in partitions) and self._committed.get(tp) != off
+        }
+        if not wanted:
+            return
+        self._flush_with_retry(task, retry=why != "rebalance")
+        errors.flush(30)
+        offsets = [TopicPartition(t, p, off) for (t, p), off in wanted.items()]
+        try:
+            consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            # Not ours any more (rebalance) or the coordinator moved: the next commit or owner covers it; at worst
+            # records are written again, which idempotent sinks absorb.
+            log.warning("offset commit (%s) failed: %s", why, exc.args[0].str() if exc.args else exc)
+            return
+        self._committed.update(wanted)
+        log.debug("committed (%s): %s", why, wanted)
+
+    def _flush_with_retry(self, task: SinkTask, retry: bool = True) -> None:
+        # Inside a rebalance callback there is one attempt: blocking there would stall the whole group.
+        backoff = 0.5
+        while True:
+            try:
+                task.flush()
+                return
+            except RetriableError as exc:
+                if self._stop.is_set() or not retry:
+                    raise
+                log.warning("sink flush failed (%s); retrying in %.1fs", exc, backoff)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+            except CdcError:
+                raise
+            except Exception as exc:
+                raise FatalError(f"sink task failed in flush: {type(exc).__name__}: {exc}") from exc
+
+    def _committed_text(self) -> str:
+        return ", ".join(f"{t}-{p}:{o}" for (t, p), o in sorted(self._committed.items())) or "none"
+
+    # -- rebalance callbacks (run inside consume/close, on the worker thread) ---------------------------------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        added = [(tp.topic, tp.partition) for tp in partitions]
+        self._assigned.update(added)
+        log.info("partitions assigned: %s", _tp_text(added))
+        if self._task is not None and added:
+            self._task.open(added)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        revoked = {(tp.topic, tp.partition) for tp in partitions}
+        log.info("partitions revoked: %s", _tp_text(sorted(revoked)))
+        if self._task is not None and revoked:
+            try:
+                self._commit("rebalance", revoked)
+            except CdcError as exc:
+                log.warning("could not commit revoked partitions (their records will be written again): %s", exc)
+            self._task.close(sorted(revoked & self._assigned))
+        self._forget(revoked)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        lost = {(tp.topic, tp.partition) for tp in partitions}
+        log.warning("partitions lost (no commit possible): %s", _tp_text(sorted(lost)))
+        if self._task is not None and lost:
+            self._task.close(sorted(lost & self._assigned))
+        self._forget(lost)
+
+    def _forget(self, partitions: set[TP]) -> None:
+        self._assigned -= partitions
+        self._paused_by_task -= partitions
+        for tp in partitions:
+            self._to_commit.pop(tp, None)
+            self._committed.pop(tp, None)
+
+    # -- SinkContext -------------------------------------------------------------------------------------------------
+
+    def report_put_failure(self, record: ConnectRecord, error: BaseException) -> None:
+        """A record the task rejected: dead-letter it (tolerance all) or stop (none)."""
+        errors = self._errors
+        assert errors is not None
+        topic = record.original_topic or record.topic
+        raw = self._current_raw.get((topic, record.partition or 0, record.kafka_offset or 0))
+        if raw is None:
+            raw = self._reserialize(record, topic)
+        errors.report(Stage.TASK_PUT, self.engine.connector_class, raw, error)
+
+    def _reserialize(self, record: ConnectRecord, topic: str) -> RawRecord:
+        # The raw bytes are kept only for the batch in progress; a record reported later (from flush) is written
+        # back with the worker's converters, as Connect's reporter does with its converters.
+        worker = self.engine.worker
+        key = value = None
+        try:
+            key = build_converter(worker.key_converter, worker.converter_properties(True), True).from_connect(
+                record.topic, record.key_schema, record.key, record.headers
+            )
+            value = build_converter(worker.value_converter, worker.converter_properties(False), False).from_connect(
+                record.topic, record.value_schema, record.value, record.headers
+            )
+        except CdcError as exc:
+            log.warning("could not re-serialize a rejected record for the dead-letter topic: %s", exc)
+        return RawRecord(
+            topic, record.partition or 0, record.kafka_offset or -1, record.timestamp, key, value, list(record.headers)
+        )
+
+    def pause_partition(self, tp: TP) -> None:
+        """The task is saturated for ``tp``: stop fetching it until ``resume_partition``."""
+        if self._consumer is not None and tp in self._assigned and tp not in self._paused_by_task:
+            self._consumer.pause([TopicPartition(tp[0], tp[1])])
+            self._paused_by_task.add(tp)
+
+    def resume_partition(self, tp: TP) -> None:
+        """Fetch ``tp`` again."""
+        if self._consumer is not None and tp in self._paused_by_task:
+            self._consumer.resume([TopicPartition(tp[0], tp[1])])
+            self._paused_by_task.discard(tp)
+
+
+def _headers(msg: Message) -> list[Header]:
+    """A message's headers as (name, bytes) pairs (librdkafka hands them out as a list of tuples)."""
+    raw = msg.headers()
+    if not raw:
+        return []
+    items = raw.items() if isinstance(raw, dict) else raw
+    return [(k, v.encode() if isinstance(v, str) else v) for k, v in items]
+
+
+def _transform_class(chain: Chain) -> str:
+    """``__connect.errors.class.name`` for the TRANSFORMATION stage: the chain's own description if it has one."""
+    return str(getattr(chain, "class_name", None) or type(chain).__qualname__)
+
+
+def _tp_text(tps: Sequence[TP]) -> str:
+    return ", ".join(f"{t}-{p}" for t, p in tps) or "none"
