@@ -15,19 +15,12 @@ import struct
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from cdc.capture.columns import UNAVAILABLE
 from cdc.errors import FatalError
 
-
-class _Unchanged:
-    """Marker for an unchanged TOAST value (pgoutput's 'u' tuple column)."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "UNCHANGED_TOAST"
-
-
-UNCHANGED_TOAST: Any = _Unchanged()
+# An unchanged TOAST value (pgoutput's 'u' tuple column) is the capture core's "value not sent" marker, which
+# CapturedTable.row replaces with unavailable.value.placeholder.
+UNCHANGED_TOAST: Any = UNAVAILABLE
 
 # NamedTuple(...) runs a Python-level __new__; the hot path builds its messages with tuple.__new__ directly.
 _new = tuple.__new__

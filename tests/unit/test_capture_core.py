@@ -353,6 +353,9 @@ def test_unavailable_values_take_the_placeholder() -> None:
     table = builder(column_exclude=None).build("t", "db1", "items", COLUMNS, ["id"])
     row = table.row((1, "a", UNAVAILABLE, None, UNAVAILABLE))
     assert row == {"id": 1, "name": "a", "price": b"__unavailable", "day": None, "secret": "__unavailable"}
+    from cdc.postgres.pgoutput import UNCHANGED_TOAST
+
+    assert UNCHANGED_TOAST is UNAVAILABLE  # PostgreSQL's unchanged TOAST values take the same path
 
 
 def test_keyless_table_has_null_keys_and_no_tombstones() -> None:
