@@ -10,6 +10,7 @@ import contextlib
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -101,14 +102,19 @@ class TansuBroker(_LocalServer):
         self,
         binary: str | os.PathLike[str] | None = None,
         base_tmpdir: str | os.PathLike[str] | None = None,
+        advertised_port: int | None = None,
     ) -> None:
         """Prepare (but do not start) a broker.
 
         :param binary: path to ``tansu``; found by :func:`find_tansu_binary`
             when omitted.
         :param base_tmpdir: parent directory for the log temp dir.
+        :param advertised_port: the loopback port the broker tells clients to
+            connect to, when it differs from the one it listens on (a proxy in
+            front of it, :mod:`servers.kafka_proxy`).
         """
         super().__init__(base_tmpdir)
+        self._advertised_port = advertised_port
         self._binary_arg = Path(binary) if binary is not None else None
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -147,6 +153,7 @@ class TansuBroker(_LocalServer):
             for attempt in range(1, max(1, attempts) + 1):
                 port = free_port()
                 url = f"tcp://{_LOOPBACK}:{port}"
+                advertised = f"tcp://{_LOOPBACK}:{self._advertised_port or port}"
                 self._log = self.logfile.open("ab")
                 self._proc = subprocess.Popen(
                     [
@@ -155,7 +162,7 @@ class TansuBroker(_LocalServer):
                         "--listener-url",
                         url,
                         "--advertised-listener-url",
-                        url,
+                        advertised,
                         "--storage-engine",
                         "memory://tansu/",
                     ],
@@ -188,6 +195,18 @@ class TansuBroker(_LocalServer):
         self._terminate()
         self._remove_tmpdir()
 
+    def pause(self) -> None:
+        """Freeze the broker (SIGSTOP): connections stay open, nothing is answered (a stalled broker)."""
+        if self._proc is None:
+            raise self._not_started()
+        self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused broker run again (SIGCONT)."""
+        if self._proc is None:
+            raise self._not_started()
+        self._proc.send_signal(signal.SIGCONT)
+
     def __enter__(self) -> TansuBroker:
         """Start the broker unless already running."""
         if self._proc is None:
@@ -203,6 +222,8 @@ class TansuBroker(_LocalServer):
         proc = self._proc
         if proc is not None:
             if proc.poll() is None:
+                with contextlib.suppress(OSError):
+                    proc.send_signal(signal.SIGCONT)  # a paused broker cannot act on SIGTERM
                 proc.terminate()
                 try:
                     proc.wait(timeout=10)

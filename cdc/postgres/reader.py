@@ -78,6 +78,7 @@ class StreamReader:
         self.last_tx_id = offset.tx_id
         self.last_ts_usec = offset.ts_usec
         self._replay_commit_lsn = offset.lsn_commit if offset.events else None
+        self._resumed_from = offset
         self._replay_skip = offset.events
 
         # The transaction being read.
@@ -106,6 +107,11 @@ class StreamReader:
 
     def position(self) -> PostgresOffset:
         """The offset covering every record returned by poll() so far."""
+        if self._replay_commit_lsn is not None and not (self.in_tx and self.tx_commit_lsn == self._replay_commit_lsn):
+            # Resumed inside a transaction that has not been read again up to there yet: the stored offset (with
+            # its ``events``) is still exact. The fallback below would drop ``events``, and a stop or commit now
+            # would make the next start re-send the changes of that transaction already delivered.
+            return self._resumed_from
         if self.in_tx and (self.tx_events > 0 or self.tx_skip > 0):
             return PostgresOffset(
                 lsn=self.resume_lsn,

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Hashable
 from typing import Any
 
+import psutil
 import psycopg
 from topic_tally import TopicTally
 
@@ -175,3 +176,39 @@ def wait_for_records(bootstrap: str, topic: str, count: int, timeout: float = 30
 
     wait_for(enough, timeout, interval=0.5, what=f"{count} records in {topic}")
     return holder[0]
+
+
+class RssSampler:
+    """Samples a process's RSS every ``interval`` seconds in a thread; ``peak_mb`` is the maximum seen."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self.interval = interval
+        self.peak = 0
+        self.samples = 0
+        self._proc: psutil.Process | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def watch(self, pid: int) -> None:
+        self._proc = psutil.Process(pid)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            proc = self._proc
+            if proc is None:
+                continue
+            try:
+                rss = proc.memory_info().rss
+            except psutil.Error:  # the process just exited (killed or stopped)
+                continue
+            self.peak = max(self.peak, rss)
+            self.samples += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak / 1e6
