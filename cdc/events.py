@@ -18,3 +18,35 @@ class SourceRecord(NamedTuple):
     topic: str
     key: bytes | None
     value: bytes | None
+
+
+Header = tuple[str, bytes | None]
+
+
+class TransformedRecord(SourceRecord):
+    """A record that went through the connector's SMT chain (``cdc.capture.transform``): a ``SourceRecord`` that
+    may also carry Kafka headers (``add.headers``, InsertHeader …), a partition and a timestamp (the outbox router
+    sets them). Only the transformed send path (``RecordProducer.send_transformed``) reads them."""
+
+    headers: tuple[Header, ...] | None
+    partition: int | None
+    timestamp: int | None
+
+    def __new__(
+        cls,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: tuple[Header, ...] | None = None,
+        partition: int | None = None,
+        timestamp: int | None = None,
+    ) -> TransformedRecord:
+        record = tuple.__new__(cls, (topic, key, value))
+        record.headers = headers
+        record.partition = partition
+        record.timestamp = timestamp
+        return record
+
+
+# What the transform chain returns for a record it dropped (Filter, unwrap on a tombstone …); skipped when sending.
+DROPPED = SourceRecord("", None, None)

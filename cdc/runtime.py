@@ -22,6 +22,7 @@ import time
 from typing import Any
 
 from cdc.capture.converters import worker_converters
+from cdc.capture.transform import transform_properties
 from cdc.config import EngineConfig
 from cdc.connectors import lookup_connector
 from cdc.errors import RetriableError
@@ -84,8 +85,12 @@ class ConnectorRuntime:
         spec = lookup_connector(engine.connector_class)
         assert spec is not None
         # Converters belong to the worker: built here from its configuration and handed to the connector.
+        # transforms=… (e.g. unwrap) runs on every record, then the worker's converters, as in Connect; without
+        # it the connector keeps its pre-serialized fast path.
+        transforms = transform_properties(getattr(engine.connector, "model_extra", None) or {})
+        converters = worker_converters(worker, transforms)
         source: Source = spec.spec().factory(
-            engine.name, engine.connector, worker, SnapshotProgress(enabled=self.progress), worker_converters(worker)
+            engine.name, engine.connector, worker, SnapshotProgress(enabled=self.progress), converters
         )
         producer = RecordProducer(worker.bootstrap_servers, worker.producer_overrides(), f"cdc-engine-{engine.name}")
         interval_s = worker.offset_flush_interval_ms / 1000
@@ -94,7 +99,7 @@ class ConnectorRuntime:
             source.start(stored)
             last_commit = last_report = time.monotonic()
             sent_at_report = self.records_sent
-            send_all = producer.send_all
+            send_all = producer.send_all if converters.transform is None else producer.send_transformed
             keepalive = source.keepalive
             while not self._stop.is_set() and not source.finished:
                 records = source.poll(self.max_batch, 0.2)

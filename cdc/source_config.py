@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from cdc.errors import ConfigError
 from cdc.filters import TableFilter
 
 # Connect/Debezium properties that are accepted silently: they configure things that have no separate meaning
@@ -83,6 +84,7 @@ class CommonSourceConfig(BaseModel):
                 problems.append(
                     f"config.skipped.operations: unknown operation(s) {sorted(bad_ops)}; use c,u,d,t or none"
                 )
+        problems += _transform_problems(raw)
         if str(raw.get("provide.transaction.metadata", "false")).lower() == "true":
             problems.append("config.provide.transaction.metadata: true is not supported yet")
         return problems
@@ -90,18 +92,11 @@ class CommonSourceConfig(BaseModel):
     def unused_property_warnings(self) -> list[str]:
         """Properties we accept but do not implement; `validate` prints them, `start` logs them."""
         extra = sorted(k for k in (self.model_extra or {}) if k not in ACCEPTED_WITHOUT_EFFECT)
-        warnings = [
+        return [
             f"connector property {k!r} is not used by cdc-engine"
             for k in extra
-            if k != "transforms" and not k.startswith(("transforms.", "predicates"))
+            if k not in ("transforms", "predicates") and not k.startswith(("transforms.", "predicates."))
         ]
-        if "transforms" in extra:
-            chain = (self.model_extra or {})["transforms"]
-            warnings.append(
-                f"transforms={chain!r} is NOT applied: source-side SMTs are not supported yet, so records keep "
-                "the full Debezium envelope (apply SMTs in the consumer or sink)"
-            )
-        return warnings
 
     @classmethod
     def exclusive_pairs(cls) -> list[tuple[str, str]]:
@@ -128,3 +123,18 @@ class CommonSourceConfig(BaseModel):
             column_exclude=self.column_exclude_list,
             default_excluded_schemas=always_excluded,
         )
+
+
+def _transform_problems(raw: dict[str, Any]) -> list[str]:
+    """Every problem of the connector's ``transforms``/``predicates`` chain, reported with the other config errors."""
+    from cdc.capture.transform import transform_properties
+    from sinks.transforms.chain import TransformChain
+
+    props = transform_properties(raw)
+    if not props.get("transforms", "").strip() and not props.get("predicates", "").strip():
+        return []
+    try:
+        TransformChain.from_properties(props)
+    except ConfigError as exc:
+        return [f"config.{problem}" for problem in exc.problems]
+    return []

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cdc.config import WorkerConfig
 from schemas.connect import Schema
@@ -21,6 +21,9 @@ from schemas.converters.base import ConversionError, Converter
 from schemas.converters.factory import JSON, build_converter, canonical_converter_class
 from schemas.json_converter import JsonConverter
 from schemas.logical import to_structured
+
+if TYPE_CHECKING:
+    from cdc.capture.transform import SourceTransform
 
 PayloadSerializer = Callable[[Any], bytes]
 
@@ -40,6 +43,9 @@ class SourceConverters:
 
     key: FastPathConverter
     value: FastPathConverter
+    # The connector's SMT chain with the worker's converters, when ``transforms`` is configured: then tables and
+    # heartbeats emit through it (structured records) instead of the fast-path serializers above.
+    transform: SourceTransform | None = None
 
 
 class StructuredConverter:
@@ -74,7 +80,23 @@ def _converter(worker: WorkerConfig, is_key: bool) -> FastPathConverter:
     return StructuredConverter(build_converter(cls, worker.converter_properties(is_key), is_key))
 
 
-def worker_converters(worker: WorkerConfig) -> SourceConverters:
+def worker_converters(worker: WorkerConfig, transforms: dict[str, str] | None = None) -> SourceConverters:
     """The converters ``worker`` configures: Connect's JsonConverter on the fast path, any other (Avro, String,
-    ByteArray) through its structured ``from_connect``. ``ConfigError`` for bad converter properties."""
-    return SourceConverters(_converter(worker, True), _converter(worker, False))
+    ByteArray) through its structured ``from_connect``. ``ConfigError`` for bad converter properties.
+
+    ``transforms`` (the connector's ``transforms*``/``predicates*`` properties) adds the SMT chain, run before the
+    worker's converters' ``from_connect`` on every record (``cdc.capture.transform``), as Kafka Connect does.
+    """
+    transform = None
+    if transforms and str(transforms.get("transforms", "")).strip():
+        from cdc.capture.transform import SourceTransform
+        from sinks.transforms.chain import TransformChain
+
+        chain = TransformChain.from_properties(transforms)
+        if not chain.empty:
+            transform = SourceTransform(
+                chain,
+                build_converter(worker.key_converter, worker.converter_properties(True), True),
+                build_converter(worker.value_converter, worker.converter_properties(False), False),
+            )
+    return SourceConverters(_converter(worker, True), _converter(worker, False), transform)

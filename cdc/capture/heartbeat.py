@@ -11,6 +11,7 @@ import time
 from cdc.capture.converters import SourceConverters
 from cdc.events import SourceRecord
 from schemas.connect import INT64, STRING, Field, struct
+from schemas.record import ConnectRecord
 
 KEY_SCHEMA = struct("io.debezium.connector.common.ServerNameKey", [Field("serverName", STRING)], version=1)
 VALUE_SCHEMA = struct("io.debezium.connector.common.Heartbeat", [Field("ts_ms", INT64)], version=1)
@@ -25,10 +26,16 @@ class Heartbeat:
         self.interval_s = interval_s
         self._key = converters.key.serializer(KEY_SCHEMA, self.topic)({"serverName": server})
         self._serialize_value = converters.value.serializer(VALUE_SCHEMA, self.topic)
+        self._transform = converters.transform
         self._last = time.monotonic()
 
     def record(self, ts_ms: int) -> SourceRecord:
-        """One heartbeat record stamped ``ts_ms``."""
+        """One heartbeat record stamped ``ts_ms`` (through the connector's transforms when it has some, as in
+        Connect, where heartbeats are source records like any other)."""
+        if self._transform is not None:
+            return self._transform(
+                ConnectRecord(self.topic, KEY_SCHEMA, {"serverName": self.server}, VALUE_SCHEMA, {"ts_ms": ts_ms})
+            )
         return SourceRecord(self.topic, self._key, self._serialize_value({"ts_ms": ts_ms}))
 
     def poll(self, now_ns: int, out: list[SourceRecord]) -> bool:

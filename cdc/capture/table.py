@@ -46,6 +46,8 @@ class CapturedTable:
     has_key: bool
     key_schema: Schema | None = None  # Connect schemas, for the structured form (connect_record)
     value_schema: Schema | None = None
+    # The connector's SMT chain + converters (cdc.capture.transform) when ``transforms`` is set; see TransformedTable.
+    transform: Callable[[ConnectRecord], SourceRecord] | None = field(default=None, repr=False, compare=False)
     # The hot path's two per-row functions, generated for this table version (see _compile_row/_compile_key):
     # row(values) converts one tuple of connector values aligned to the table's columns into the Connect row
     # struct, exactly as generic_row does; key(row) picks the primary-key columns out of a row.
@@ -185,6 +187,30 @@ class CapturedTable:
                 special = {f.name: f.schema for f in row_schema.fields if _needs_structuring(f.schema)}
             self.__dict__["_structured"] = special
         return special
+
+
+class TransformedTable(CapturedTable):
+    """A CapturedTable of a connector with ``transforms``: every record is built structured, run through the
+    chain and serialized by the worker's converters (``cdc.capture.transform.SourceTransform``); a dropped record
+    comes back as ``cdc.capture.transform.DROPPED``. A separate class so the fast path pays nothing for it."""
+
+    def record(
+        self,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+        source: dict[str, Any],
+        op: str,
+        now_ns: int,
+        key_row: dict[str, Any] | None,
+    ) -> SourceRecord:
+        """:meth:`CapturedTable.record` through the transform chain."""
+        assert self.transform is not None
+        return self.transform(self.structured(before, after, source, op, now_ns, key_row))
+
+    def tombstone(self, key_row: dict[str, Any]) -> SourceRecord:
+        """:meth:`CapturedTable.tombstone` through the transform chain."""
+        assert self.transform is not None
+        return self.transform(self.structured_tombstone(key_row))
 
 
 def _needs_structuring(schema: Schema) -> bool:
@@ -332,7 +358,8 @@ class TableBuilder:
         row_schema = struct(f"{topic}.Value", fields)
         k_schema = key_schema(topic, [Field(f.name, f.schema.with_optional(False)) for f in key_fields])
         v_schema = envelope_schema(topic, row_schema, self.source_schema)
-        return CapturedTable(
+        transform = self.converters.transform
+        return (CapturedTable if transform is None else TransformedTable)(
             table_id=table_id,
             namespace=namespace,
             name=name,
@@ -350,4 +377,5 @@ class TableBuilder:
             has_key=bool(key_names),
             key_schema=k_schema,
             value_schema=v_schema,
+            transform=transform,
         )

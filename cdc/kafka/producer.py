@@ -22,7 +22,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from cdc.errors import FatalError, RetriableError
-from cdc.events import SourceRecord
+from cdc.events import DROPPED, SourceRecord, TransformedRecord
 
 log = logging.getLogger("cdc.kafka")
 LIBRDKAFKA_LOG = logging.getLogger("cdc.kafka.librdkafka")
@@ -91,6 +91,27 @@ class RecordProducer:
             except (BufferError, KafkaException) as exc:
                 self._send_slow(topic, key, value, while_blocked, exc)
 
+    def send_transformed(self, records: Sequence[SourceRecord], while_blocked: Callable[[], None]) -> None:
+        """``send_all`` for a connector with SMTs: skips records the chain dropped (``DROPPED``) and sends the
+        headers, partition and timestamp a ``TransformedRecord`` carries."""
+        produce = self._producer.produce
+        for record in records:
+            if record is DROPPED:
+                continue
+            options: dict[str, Any] = {}
+            if isinstance(record, TransformedRecord):
+                if record.headers:
+                    options["headers"] = list(record.headers)
+                if record.partition is not None:
+                    options["partition"] = record.partition
+                if record.timestamp is not None:
+                    options["timestamp"] = record.timestamp
+            topic, key, value = record
+            try:
+                produce(topic, value, key, **options)
+            except (BufferError, KafkaException) as exc:
+                self._send_slow(topic, key, value, while_blocked, exc, options)
+
     def _send_slow(
         self,
         topic: str,
@@ -98,6 +119,7 @@ class RecordProducer:
         value: bytes | None,
         while_blocked: Callable[[], None],
         exc: BufferError | KafkaException,
+        options: dict[str, Any] | None = None,
     ) -> None:
         if isinstance(exc, KafkaException):
             # Raised synchronously only for records the client can never send (e.g. larger than
@@ -113,7 +135,7 @@ class RecordProducer:
             self.raise_if_failed()
             while_blocked()
             try:
-                self._producer.produce(topic, value, key)
+                self._producer.produce(topic, value, key, **(options or {}))
                 return
             except BufferError:
                 continue
