@@ -207,6 +207,10 @@ class Catalog:
         )
         return dict(zip(keys, rows[0], strict=True))
 
+    def query(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows of an ad-hoc catalog query (cdc.postgres.slot_health); RetriableError if the connection fails."""
+        return self._fetch(query, params)
+
     def drop_slot(self, name: str) -> None:
         self._fetch("SELECT pg_drop_replication_slot(%s)", (name,))
 

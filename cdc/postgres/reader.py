@@ -145,12 +145,13 @@ class StreamReader:
     def commit_due(self) -> bool:
         """True when the runtime should store and confirm position() now rather than at its next periodic commit.
 
-        Two cases, both outside a transaction with a position past the confirmed one: the server requested a
-        reply (a fast shutdown waits until the client confirms everything it was sent), or the stream has been
-        idle or filtered - nothing returned since the last confirm - for ``status.update.interval.ms``, so the
-        slot can release the WAL it does not need instead of holding it until the next offset flush.
+        Two cases, both with a position past the confirmed one: the server requested a reply (a fast shutdown
+        waits until the client confirms everything it was sent), or the stream has been idle or filtered -
+        nothing returned since the last confirm - for ``status.update.interval.ms``, so the slot can release the
+        WAL it does not need instead of holding it until the next offset flush. Inside a transaction the
+        position's ``lsn`` is still the end of the last completed one, which is what gets confirmed.
         """
-        if self.in_tx or self.resume_lsn <= self.confirmed_lsn:
+        if self.resume_lsn <= self.confirmed_lsn:
             return False
         if self._flush_requested:
             return True
@@ -200,7 +201,7 @@ class StreamReader:
                     # after a restart, filtered tables or ops) keeps this loop going past wal_sender_timeout.
                     self._status_requested = True
                     self.keepalive()
-                    if not self.in_tx and self.resume_lsn > self.confirmed_lsn:
+                    if self.resume_lsn > self.confirmed_lsn:
                         # The server waits for a confirmation (at shutdown it waits for exactly this position).
                         self._flush_requested = True
                         break

@@ -19,13 +19,14 @@ from cdc.capture.heartbeat import Heartbeat
 from cdc.capture.source import CaptureSource, ConsistentSnapshot, StoredState
 from cdc.capture.table import CapturedTable, TableBuilder
 from cdc.config import WorkerConfig
-from cdc.errors import FatalError, RetriableError
+from cdc.errors import CdcError, FatalError, RetriableError
 from cdc.events import SourceRecord
 from cdc.postgres.catalog import Catalog
 from cdc.postgres.config import PostgresConnectorConfig
 from cdc.postgres.offsets import PostgresOffset
 from cdc.postgres.reader import StreamReader
 from cdc.postgres.replication import ReplicationConnection, lsn_to_str, str_to_lsn
+from cdc.postgres.slot_health import SlotLostError, SlotWatch, lost_message, slot_state
 from cdc.postgres.snapshot import PostgresSnapshotTable, SnapshotTransaction
 from cdc.postgres.source_info import SOURCE_SCHEMA, source_block
 from cdc.postgres.tables import TableRegistry
@@ -108,11 +109,23 @@ class PostgresSnapshot:
 class PostgresStream:
     """The slot's change stream (implements ``cdc.capture.source.ChangeStream`` over :class:`StreamReader`)."""
 
-    def __init__(self, reader: StreamReader) -> None:
+    def __init__(self, reader: StreamReader, watch: SlotWatch) -> None:
         self.reader = reader
+        self.watch = watch
 
     def poll(self, max_records: int, timeout: float) -> list[SourceRecord]:
+        self._check_slot_health()
         return self.reader.poll(max_records, timeout)
+
+    def _check_slot_health(self) -> None:
+        """Every few seconds: a slot PostgreSQL invalidated stops the engine (or, with snapshot.mode=when_needed,
+        restarts the pipeline, whose start-up drops it and re-snapshots)."""
+        try:
+            self.watch.check()
+        except SlotLostError as exc:
+            if self.watch.snapshot_mode != "when_needed":
+                raise
+            raise RetriableError(f"{exc}; restarting to re-snapshot") from None
 
     def position(self) -> dict[str, Any]:
         return self.reader.position().to_dict()
@@ -169,11 +182,8 @@ class PostgresConnector:
                 f"replication slot {cfg.slot_name!r} belongs to database {slot['database']!r}, not "
                 f"{cfg.database_dbname!r}; choose another slot.name"
             )
-        if slot is not None and slot["active"]:
-            raise RetriableError(
-                f"replication slot {cfg.slot_name!r} is in use by PID {slot['active_pid']}; another engine is "
-                "running with this slot.name"
-            )
+        if slot is not None:
+            slot = self._slot = self._check_slot(slot)
         return StoredState(
             offset_stored=offset is not None,
             snapshot_completed=offset is not None and offset.snapshot_completed,
@@ -187,6 +197,41 @@ class PostgresConnector:
             f"(lsn {lsn_to_str(self._offset.lsn)}): changes made since then cannot be read. To re-snapshot, set "
             "snapshot.mode=when_needed, or delete the stored offset (cdc-engine offsets --reset)."
         )
+
+    def _check_slot(self, slot: dict[str, Any]) -> dict[str, Any] | None:
+        """Start-up checks of an existing slot; returns it, or None when a lost slot was dropped to re-snapshot.
+
+        A lost slot is never retried: FatalError, or with snapshot.mode=when_needed it is dropped and the
+        coordinator plans a new snapshot. A slot held by another process is retried (RetriableError) while the
+        holder may be a previous connection of ours the server has not noticed is gone (wal_sender_timeout),
+        then FatalError naming the holder.
+        """
+        name = self.cfg.slot_name
+        state = slot_state(self.catalog, name)
+        if state is not None and state.wal_status == "lost":
+            message = lost_message(name, self.catalog, self.cfg.snapshot_mode)
+            if self.cfg.snapshot_mode != "when_needed":
+                raise SlotLostError(message)
+            log.warning("%s: dropping it and taking a new snapshot", message)
+            self.catalog.drop_slot(name)
+            return None
+        if slot["active"]:
+            holder = state.holder if state is not None and state.holder else f"PID {slot['active_pid']}"
+            key = (name, slot["active_pid"])
+            first_seen = _SLOT_HELD_SINCE.setdefault(key, time.monotonic())
+            waited = time.monotonic() - first_seen
+            limit = _held_slot_patience_s(self.catalog)
+            if waited >= limit:
+                raise FatalError(
+                    f"replication slot {name!r} is held by {holder} and was not released for {waited:.0f}s: "
+                    "another consumer (another cdc-engine, Debezium, pg_recvlogical) streams from it. Stop it, "
+                    f"or end it with SELECT pg_terminate_backend({slot['active_pid']}), or choose another slot.name"
+                )
+            raise RetriableError(
+                f"replication slot {name!r} is held by {holder}; waiting up to {limit:.0f}s in case it is a "
+                "previous connection of this engine that the server has not noticed is gone"
+            )
+        return slot
 
     def _replication(self) -> ReplicationConnection:
         if self.repl is None:
@@ -230,7 +275,8 @@ class PostgresConnector:
             offset = PostgresOffset(lsn=str_to_lsn(self._slot["confirmed_flush_lsn"]))
         else:
             offset = self._offset
-        return PostgresStream(self._start_reader(repl, offset))
+        watch = SlotWatch(self.catalog, cfg.slot_name, cfg.snapshot_mode)
+        return PostgresStream(self._start_reader(repl, offset), watch)
 
     def _start_reader(self, repl: ReplicationConnection, offset: PostgresOffset) -> StreamReader:
         assert self.registry is not None
@@ -275,6 +321,19 @@ class PostgresConnector:
             except RetriableError as exc:
                 log.warning("could not drop replication slot %s: %s", self.cfg.slot_name, exc)
         self.catalog.close()
+
+
+# (slot, holder PID) → when start-up first found the slot held by it; bounds the retries across pipeline restarts.
+_SLOT_HELD_SINCE: dict[tuple[str, Any], float] = {}
+
+
+def _held_slot_patience_s(catalog: Catalog) -> float:
+    """How long a held slot may be our own dead connection: the server ends it after wal_sender_timeout."""
+    try:
+        timeout_ms = int(catalog.query("SELECT setting FROM pg_settings WHERE name = 'wal_sender_timeout'")[0][0])
+    except (CdcError, IndexError, ValueError):
+        timeout_ms = 60000
+    return (timeout_ms if timeout_ms > 0 else 60000) / 1000 + 15
 
 
 def _time_mode(mode: str) -> str:
