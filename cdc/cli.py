@@ -17,7 +17,7 @@ from typing import Any
 
 from cdc import __version__
 from cdc.config import EngineConfig, load_engine_config
-from cdc.errors import CdcError, ConfigError, FatalError
+from cdc.errors import CdcError, ConfigError, FatalError, RetriableError
 
 log = logging.getLogger("cdc.cli")
 
@@ -72,12 +72,15 @@ def cmd_start(args: argparse.Namespace) -> int:
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)
     runtime.run()
+    if runtime.stopping and not runtime.started:
+        log.info("stopped before start-up finished")
+        return 130  # README "Exit codes": interrupted before start-up finished
     return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from cdc.connectors import lookup_connector
-    from cdc.kafka.offset_store import OffsetStore
+    from cdc.kafka.probe import broker_problem
 
     engine = _load(args)
     print(f"configuration: OK ({engine.connector_class} connector {engine.name!r})")
@@ -96,22 +99,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
             if check.fix:
                 print(f"     fix: {check.fix}")
     if not args.skip_kafka:
-        try:
-            store = OffsetStore(engine.worker.bootstrap_servers, engine.worker.offset_storage_topic)
-            from confluent_kafka.admin import AdminClient
-
-            AdminClient({"bootstrap.servers": store.bootstrap}).list_topics(timeout=10)
+        problem = broker_problem(engine.worker.bootstrap_servers)
+        if problem is None:
             print(f"OK   kafka: {engine.worker.bootstrap_servers} reachable")
-        except Exception as exc:  # noqa: BLE001 - any client failure means "not reachable"; reported, not raised
+        else:
             failed += 1
-            print(f"FAIL kafka: {engine.worker.bootstrap_servers}: {exc}")
-            print("     fix: check worker bootstrap.servers")
+            print(f"FAIL kafka: {problem}")
+            print("     fix: start the broker or correct worker bootstrap.servers")
     print("all checks passed" if not failed else f"{failed} check(s) failed")
     return 0 if not failed else 1
 
 
 def cmd_offsets(args: argparse.Namespace) -> int:
     from cdc.kafka.offset_store import OffsetStore
+    from cdc.kafka.probe import broker_problem, quiet_librdkafka_logs
 
     engine = _load(args)
     if engine.kind == "sink":
@@ -119,6 +120,10 @@ def cmd_offsets(args: argparse.Namespace) -> int:
 
         return print_sink_offsets(engine, reset=args.reset)
     worker = engine.worker
+    quiet_librdkafka_logs()
+    problem = broker_problem(worker.bootstrap_servers)
+    if problem is not None:
+        raise RetriableError(problem)
     store = OffsetStore(worker.bootstrap_servers, worker.offset_storage_topic)
     server = engine.connector.topic_prefix
     if args.reset:

@@ -46,6 +46,7 @@ class ConnectorRuntime:
         self._stop = threading.Event()
         self._last_committed: dict[str, Any] | None = None
         self.records_sent = 0
+        self.started = False  # a pipeline got past source.start(); False after a stop during start-up retries
 
     def request_stop(self) -> None:
         """Ask ``run`` to finish: it flushes, stores the final offset and confirms it to the source."""
@@ -97,6 +98,7 @@ class ConnectorRuntime:
         final = True
         try:
             source.start(stored)
+            self.started = True
             last_commit = last_report = time.monotonic()
             sent_at_report = self.records_sent
             send_all = producer.send_all if converters.transform is None else producer.send_transformed

@@ -50,20 +50,27 @@ class SnapshotProgress:
             self._task = None
 
     def start_table(self, name: str, estimated_rows: int) -> None:
+        # PostgreSQL's estimate is -1 (shown as 0) for a table never vacuumed or analyzed: unknown, not empty.
         self._table, self._rows, self._estimate = name, 0, max(estimated_rows, 0)
-        log.info("snapshot of %s started (about %d rows)", name, self._estimate)
+        if self._estimate:
+            log.info("snapshot of %s started (about %d rows)", name, self._estimate)
+        else:
+            log.info("snapshot of %s started (row count not estimated yet)", name)
         if self._progress is not None:
             self._task = self._progress.add_task(name, total=self._estimate or None)
 
     def advance(self, rows: int) -> None:
         self._rows += rows
         if self._progress is not None and self._task is not None:
-            total = max(self._estimate, self._rows)
+            total = max(self._estimate, self._rows) if self._estimate else None  # None: no bar length, a count
             self._progress.update(self._task, completed=self._rows, total=total)
         now = time.monotonic()
         if not self.interactive and now - self._last_log >= self._log_interval_s:
             self._last_log = now
-            log.info("snapshot of %s: %d of about %d rows", self._table, self._rows, self._estimate)
+            if self._rows <= self._estimate:
+                log.info("snapshot of %s: %d of about %d rows", self._table, self._rows, self._estimate)
+            else:
+                log.info("snapshot of %s: %d rows so far", self._table, self._rows)
 
     def finish_table(self) -> None:
         if self._progress is not None and self._task is not None:

@@ -15,7 +15,7 @@ import psycopg
 from psycopg import sql
 
 from cdc.errors import FatalError, RetriableError
-from cdc.postgres.replication import SESSION_OPTIONS
+from cdc.postgres.replication import SESSION_OPTIONS, ssl_hint
 from cdc.postgres.types import PgType
 
 
@@ -43,7 +43,10 @@ def connect(conninfo: str, autocommit: bool = True) -> psycopg.Connection[Any]:
     try:
         return psycopg.connect(conninfo, autocommit=autocommit, options=SESSION_OPTIONS)
     except psycopg.OperationalError as exc:
-        message = str(exc).strip()
+        message = " ".join(str(exc).split())
+        hint = ssl_hint(message)
+        if hint:
+            raise FatalError(f"cannot connect to PostgreSQL: {message}; {hint}") from None
         if "password authentication failed" in message or "does not exist" in message:
             raise FatalError(f"cannot connect to PostgreSQL: {message}") from None
         raise RetriableError(f"cannot connect to PostgreSQL: {message}") from None

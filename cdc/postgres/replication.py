@@ -69,6 +69,18 @@ _PRIVILEGE_HINT = (
 )
 
 
+def ssl_hint(message: str) -> str | None:
+    """What to change when a connection failed over SSL (database.sslmode), or None if SSL is not the cause."""
+    if "does not support SSL" in message or "SSL was required" in message:
+        return (
+            "the server does not accept SSL connections while database.sslmode requires them: enable SSL on the "
+            "server (ssl = on, with a certificate) or set database.sslmode=prefer (or disable)"
+        )
+    if "SSL" in message or "certificate" in message:
+        return "an SSL problem: check database.sslmode and the server's certificate"
+    return None
+
+
 class ReplicationConnection:
     """One ``replication=database`` connection. Not thread-safe; owned by one source at a time."""
 
@@ -85,6 +97,9 @@ class ReplicationConnection:
         if pgconn.status != pq.ConnStatus.OK:
             message = _server_message(pgconn)
             pgconn.finish()
+            hint = ssl_hint(message)
+            if hint:
+                raise FatalError(f"cannot connect to PostgreSQL: {message}; {hint}")
             if "replication" in message and ("pg_hba" in message or "permission" in message or "must" in message):
                 raise FatalError(f"replication connection refused: {message}; {_PRIVILEGE_HINT}")
             if "password authentication failed" in message or "does not exist" in message:

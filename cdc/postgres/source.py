@@ -167,7 +167,16 @@ class PostgresConnector:
                 "(ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL)"
             )
         table_filter = cfg.table_filter()
-        self._captured = [(s, t) for _, s, t in self.catalog.capture_candidates() if table_filter.includes_table(s, t)]
+        candidates = self.catalog.capture_candidates()
+        self._captured = [(s, t) for _, s, t in candidates if table_filter.includes_table(s, t)]
+        if not self._captured:
+            log.warning(
+                "no table matches the filters (schema/table include and exclude lists) among the %d table(s) of "
+                "database %s: nothing is captured until a matching table is created",
+                len(candidates),
+                cfg.database_dbname,
+            )
+        _check_replication_privilege(self.catalog, cfg.database_user)
         self.catalog.ensure_publication(cfg.publication_name, cfg.publication_autocreate_mode, self._captured)
         mapper = TypeMapper(cfg.decimal_handling_mode, _time_mode(cfg.time_precision_mode), self.catalog.resolve_type)
         builder = TableBuilder(
@@ -321,6 +330,21 @@ class PostgresConnector:
             except RetriableError as exc:
                 log.warning("could not drop replication slot %s: %s", self.cfg.slot_name, exc)
         self.catalog.close()
+
+
+def _check_replication_privilege(catalog: Catalog, user: str) -> None:
+    """Before anything that needs other privileges: without REPLICATION nothing else matters, so say it first."""
+    superuser, replication = catalog.role_flags()
+    if superuser or replication:
+        return
+    rows = catalog.query(
+        "SELECT 1 FROM pg_roles r WHERE r.rolname = 'rds_replication' AND pg_has_role(current_user, r.oid, 'MEMBER')"
+    )
+    if not rows:
+        raise FatalError(
+            f"user {user!r} may not use logical replication: grant it with ALTER ROLE {user} REPLICATION "
+            "(on Amazon RDS: GRANT rds_replication TO ...) and allow replication connections for it in pg_hba.conf"
+        )
 
 
 # (slot, holder PID) → when start-up first found the slot held by it; bounds the retries across pipeline restarts.

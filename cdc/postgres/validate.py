@@ -8,6 +8,8 @@ from __future__ import annotations
 from cdc.errors import CdcError
 from cdc.postgres.catalog import Catalog
 from cdc.postgres.config import PostgresConnectorConfig
+from cdc.postgres.replication import ssl_hint
+from cdc.postgres.slot_health import lost_message, slot_state
 from cdc.postgres.source import conninfo_for
 from cdc.validation import Check
 
@@ -18,7 +20,8 @@ def check_prerequisites(cfg: PostgresConnectorConfig) -> list[Check]:
     try:
         version = catalog.server_version()
     except CdcError as exc:
-        return [Check("connect", False, str(exc), "check database.hostname/port/user/password/dbname")]
+        fix = ssl_hint(str(exc)) or "check database.hostname/port/user/password/dbname"
+        return [Check("connect", False, str(exc), fix)]
     try:
         checks.append(Check("connect", True, f"PostgreSQL {version // 10000}.{version % 10000}"))
         wal_level = catalog.setting("wal_level")
@@ -74,6 +77,26 @@ def check_prerequisites(cfg: PostgresConnectorConfig) -> list[Check]:
                     "drop the slot (SELECT pg_drop_replication_slot(...)) or choose another slot.name",
                 )
             )
+            state = slot_state(catalog, cfg.slot_name)
+            if state is not None and state.wal_status == "lost":
+                checks.append(
+                    Check(
+                        "replication slot health",
+                        False,
+                        lost_message(cfg.slot_name, catalog, cfg.snapshot_mode),
+                        f"snapshot.mode=when_needed, or SELECT pg_drop_replication_slot('{cfg.slot_name}')",
+                    )
+                )
+            if state is not None and state.active_pid is not None:
+                checks.append(
+                    Check(
+                        "replication slot in use",
+                        False,
+                        f"{cfg.slot_name} is held by {state.holder}; start would wait for it, then stop",
+                        f"stop that consumer (SELECT pg_terminate_backend({state.active_pid})) or choose another "
+                        "slot.name",
+                    )
+                )
         table_filter = cfg.table_filter()
         captured = [(r, s, t) for r, s, t in catalog.capture_candidates() if table_filter.includes_table(s, t)]
         checks.append(
