@@ -60,19 +60,30 @@ apt_lists_present() {
     compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null
 }
 
-# Stop any cluster/service the package post-install scripts may have started.
-stop_debian_services() {
+# What runs before we install anything: the user's own servers, which this script must never touch.
+online_pg_clusters() {
     if command -v pg_lsclusters >/dev/null 2>&1; then
-        local ver name status
-        while read -r ver name _ status _; do
-            if [[ "$status" == online* ]]; then
-                log "stopping Debian-managed PostgreSQL cluster $ver/$name"
-                pg_ctlcluster --force "$ver" "$name" stop || true
-            fi
-        done < <(pg_lsclusters --no-header 2>/dev/null || true)
+        pg_lsclusters --no-header 2>/dev/null | awk '$4 ~ /^online/ {print $1 "/" $2}' || true
     fi
-    if have_mariadb_server && pgrep -x 'mariadbd|mysqld' >/dev/null 2>&1; then
-        log "stopping Debian-managed MariaDB service"
+}
+mariadb_running() { pgrep -x 'mariadbd|mysqld' >/dev/null 2>&1; }
+
+# Stop only what the packages this script just installed started (policy-rc.d normally prevents that, but
+# some post-install scripts start their server anyway). A PostgreSQL cluster or MariaDB that was already
+# running before the install is the user's and is left alone.
+stop_services_we_started() {
+    local cluster
+    if [[ " ${missing[*]} " == *" postgresql "* ]]; then
+        while read -r cluster; do
+            [[ -z "$cluster" ]] && continue
+            if ! grep -qxF "$cluster" <<<"$pg_online_before"; then
+                log "stopping PostgreSQL cluster $cluster: the postgresql package this script just installed started it (the tests run their own servers)"
+                pg_ctlcluster --force "${cluster%%/*}" "${cluster#*/}" stop || true
+            fi
+        done < <(online_pg_clusters)
+    fi
+    if [[ " ${missing[*]} " == *" mariadb-server "* ]] && ((!mariadb_before)) && mariadb_running; then
+        log "stopping the MariaDB service: the mariadb-server package this script just installed started it (the tests run their own servers)"
         service mariadb stop >/dev/null 2>&1 || service mysql stop >/dev/null 2>&1 || true
     fi
 }
@@ -84,6 +95,9 @@ if ((${#missing[@]})); then
     command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install manually: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     log "installing system packages: ${missing[*]}"
+    pg_online_before="$(online_pg_clusters)"
+    mariadb_before=0
+    if mariadb_running; then mariadb_before=1; fi
 
     # Keep apt from starting services at all while we install (restored after).
     policy_created=0
@@ -110,7 +124,7 @@ if ((${#missing[@]})); then
 
     cleanup_policy
     trap - EXIT
-    stop_debian_services
+    stop_services_we_started
 fi
 
 have_pg_server || die "PostgreSQL server binaries (initdb, pg_ctl) still not found"
