@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 # Lint only the source packages that exist (some may not be created yet).
 LINT_PKGS := $(wildcard cdc schemas snapshot sinks servers)
 
-.PHONY: setup test demo lint bench
+.PHONY: setup test demo lint bench test-slot-wal
 
 setup:
 	bash scripts/bootstrap.sh
@@ -23,3 +23,7 @@ lint: setup
 
 bench: setup
 	$(PYTHON) bench/pg_throughput.py
+
+# Slot safety at full size: 1 GB of WAL from uncaptured tables must leave the slot retaining < 64 MB within 60 s.
+test-slot-wal: setup
+	CDC_TEST_SLOW=1 $(PYTHON) -m pytest -q -s -m slow tests/integration/test_pg_slot_safety.py
