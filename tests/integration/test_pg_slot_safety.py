@@ -26,6 +26,8 @@ from engine_helpers import (
     wait_streaming,
 )
 
+from cdc.postgres.catalog import Catalog
+from cdc.postgres.slot_health import SlotLostError, SlotWatch
 from servers import PostgresServer
 
 DEFAULT_FLUSH = {"offset.flush.interval.ms": 60000, "offset.storage.partitions": 1}
@@ -180,6 +182,14 @@ def test_lost_slot_stops_the_engine_or_resnapshots(kafka_broker: Any, tmp_path: 
             f"{time.monotonic() - started:.1f}s"
         )
         assert _slot_row(dsn, slot) is not None
+
+        # The running check on its own (it also covers servers that do not end the stream of a lost slot).
+        catalog = Catalog(dsn)
+        try:
+            with pytest.raises(SlotLostError, match="wal_status=lost"):
+                SlotWatch(catalog, slot, "initial").check()
+        finally:
+            catalog.close()
 
         # snapshot.mode=when_needed: drop the lost slot, re-snapshot, stream again.
         doc["config"]["snapshot.mode"] = "when_needed"
