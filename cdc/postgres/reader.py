@@ -213,8 +213,10 @@ class StreamReader:
         if records:
             self._emitted = True
         self.keepalive()
-        if self.heartbeat is not None and not self.in_tx and self.heartbeat.poll(now_ns, records):
-            self._emitted = True
+        if self.heartbeat is not None and not self.in_tx:
+            # Heartbeats do not make the stream busy: an idle slot with heartbeats is still confirmed every
+            # status.update.interval.ms (the commit flushes them before it stores the offset).
+            self.heartbeat.poll(now_ns, records)
         return records
 
     def _dispatch(self, msg: Any, lsn: int, now_ns: int, out: list[SourceRecord]) -> None:
