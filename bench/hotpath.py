@@ -301,7 +301,9 @@ def replay(path: Path, code: Path | None, dump: Path | None, repeat: int, cprofi
                 started = time.thread_time()
                 if profiler is not None:
                     profiler.enable()
-                batch = reader.poll(2000, 0.0)
+                # A generous timeout: poll() returns at once on an exhausted fake connection, and since the
+                # shutdown fix a zero timeout makes it return before reading anything.
+                batch = reader.poll(2000, 10.0)
                 if profiler is not None:
                     profiler.disable()
                 elapsed += time.thread_time() - started
