@@ -451,6 +451,7 @@ class FaultRun:
         self._store = OffsetStore(bootstrap, self.doc["worker"].get("offset.storage.topic", "connect-offsets"), 1)
         self._resent_mark = 0
         self._log_mark = 0
+        self._streams_seen = 0
         print(f"\n[fault {fault}] seed {self.seed} (CDC_TEST_SEED={self.seed} replays the schedule)")
 
     # -- set-up -------------------------------------------------------------------------------------------------
@@ -481,6 +482,14 @@ class FaultRun:
     def wait_streaming(self, timeout: float = 90) -> None:
         """Wait until the engine process started last logged that it streams from its slot."""
         wait_for(lambda: "streaming from slot" in self.run_log(), timeout, 0.05, "the engine to stream")
+        self._streams_seen = self.run_log().count("streaming from slot")
+
+    def wait_streaming_again(self, timeout: float = 120) -> None:
+        """After a fault that made the running engine reconnect: wait until it streams again (the log of this
+        process has one more "streaming from slot" line than before the fault)."""
+        before = self._streams_seen
+        wait_for(lambda: self.run_log().count("streaming from slot") > before, timeout, 0.1, "the engine to resume")
+        self._streams_seen = self.run_log().count("streaming from slot")
 
     def elapsed(self) -> float:
         return round(time.monotonic() - self.started, 1)
