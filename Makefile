@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 # Lint only the source packages that exist (some may not be created yet).
 LINT_PKGS := $(wildcard cdc schemas snapshot sinks servers)
 
-.PHONY: setup test demo lint bench
+.PHONY: setup test demo lint bench soak
 
 setup:
 	bash scripts/bootstrap.sh
@@ -23,3 +23,8 @@ lint: setup
 
 bench: setup
 	$(PYTHON) bench/pg_throughput.py
+
+# 100 SIGKILLs of the engine under continuous mixed writes; prints lost (must be 0) and the duplicate window
+# against the stored offsets (docs/reliability.md). About 10-15 minutes.
+soak: setup
+	$(PYTHON) tests/faults/soak.py --cycles 100
