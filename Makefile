@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 # Lint only the source packages that exist (some may not be created yet).
 LINT_PKGS := $(wildcard cdc schemas snapshot sinks servers)
 
-.PHONY: setup test demo lint bench soak
+.PHONY: setup test demo lint bench soak faults
 
 setup:
 	bash scripts/bootstrap.sh
@@ -23,6 +23,10 @@ lint: setup
 
 bench: setup
 	$(PYTHON) bench/pg_throughput.py
+
+# The fault-injection suite alone (also part of `make test`).
+faults: setup
+	$(PYTHON) -m pytest -q tests/faults
 
 # 100 SIGKILLs of the engine under continuous mixed writes; prints lost (must be 0) and the duplicate window
 # against the stored offsets (docs/reliability.md). About 10-15 minutes.

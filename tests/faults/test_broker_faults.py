@@ -52,12 +52,12 @@ def test_broker_paused_30s(postgres_server: Any, private_broker: TansuBroker, pg
 def test_offsets_topic_refuses_writes(
     postgres_server: Any, proxied_broker: KafkaProxy, pg_database: str, tmp_path: Path
 ) -> None:
-    """For 15 s the broker refuses every write to the offsets topic (KAFKA_STORAGE_ERROR) while change records
+    """For 12 s the broker refuses every write to the offsets topic (KAFKA_STORAGE_ERROR) while change records
     still flow: the engine cannot store its position, so it never confirms it to the slot; it restarts from the last
     stored offset (duplicates) and resumes normally once the topic takes writes again. Nothing is lost."""
     proxy = proxied_broker
     with FaultRun(
-        "offsets topic refused 15s", postgres_server, proxy.bootstrap_servers, pg_database, tmp_path, seed=_seed()
+        "offsets topic refused 12s", postgres_server, proxy.bootstrap_servers, pg_database, tmp_path, seed=_seed()
     ) as run:
         run.create_table()
         run.start_engine()
@@ -66,7 +66,7 @@ def test_offsets_topic_refuses_writes(
         run.drain(2.0)
         proxy.refuse_produce(OFFSETS_TOPIC)
         stored_before = proxy.forwarded[OFFSETS_TOPIC]
-        run.drain(15.0)
+        run.drain(12.0)
         stored_during = proxy.forwarded[OFFSETS_TOPIC] - stored_before
         proxy.allow(OFFSETS_TOPIC)
         run.drain(3.0)
