@@ -516,7 +516,7 @@ class FaultRun:
             wait_for(lambda: "starting connector" in self.run_log(), 60, 0.05, "the engine to start")
             code = self.engine.terminate(timeout=60)
             assert code == 0, f"engine exited {code} after SIGTERM:\n{self.engine.log()[-3000:]}"
-        self.open_tally().drain(idle_s=1.0, max_s=30)
+        self.open_tally().drain_to_end()
         cycle.offset = self.stored_offset()
         cycle.past = self.log.past(cycle.offset)
         cycle.window = len(cycle.past)

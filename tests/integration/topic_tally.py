@@ -47,6 +47,8 @@ class TopicTally:
                 "auto.offset.reset": "earliest",
                 "fetch.max.bytes": 64 * 1024 * 1024,
                 "session.timeout.ms": 6000,
+                # End-of-partition events let drain_to_end() know when everything written so far was read.
+                "enable.partition.eof": True,
             }
         )
         deadline = time.monotonic() + wait_s
@@ -60,6 +62,7 @@ class TopicTally:
                 raise AssertionError(f"topic {topic} did not appear within {wait_s}s")
             time.sleep(0.3)
         self._consumer.assign([TopicPartition(topic, p, 0) for p in meta.partitions])
+        self._at_end = dict.fromkeys(meta.partitions, False)  # partition → reached its end since its last record
 
     def drain(self, idle_s: float = 1.0, max_s: float = 600.0) -> int:
         """Consume until nothing new arrived for ``idle_s`` seconds (or ``max_s`` passed); records consumed."""
@@ -75,8 +78,10 @@ class TopicTally:
                 err = msg.error()
                 if err is not None:
                     if err.code() == KafkaError._PARTITION_EOF:
+                        self._at_end[msg.partition()] = True
                         continue
                     raise RuntimeError(err.str())
+                self._at_end[msg.partition()] = False
                 key, value = msg.key(), msg.value()
                 self.bytes += len(key or b"") + len(value or b"")
                 item = summary(key, value)
@@ -87,6 +92,23 @@ class TopicTally:
                 consumed += 1
             if msgs:
                 last_new = time.monotonic()
+
+    def drain_to_end(self, timeout: float = 120.0, settle_s: float = 0.3) -> int:
+        """Consume until every partition reported its end and nothing new came for ``settle_s``; records consumed.
+
+        Only meaningful once nothing writes to the topic any more (the producer was killed or stopped): "nothing
+        new for a while" (``drain``) can end early while the consumer still lags on a loaded machine, this cannot.
+        AssertionError after ``timeout``.
+        """
+        consumed = 0
+        deadline = time.monotonic() + timeout
+        while True:
+            consumed += self.drain(idle_s=settle_s, max_s=5.0)
+            if all(self._at_end.values()):
+                return consumed
+            if time.monotonic() > deadline:
+                lagging = sorted(p for p, done in self._at_end.items() if not done)
+                raise AssertionError(f"{self.topic}: partitions {lagging} did not reach their end in {timeout}s")
 
     def wait_until(
         self, done: Callable[[TopicTally], bool], timeout: float, what: str, idle_s: float = 0.5, step_s: float = 5.0
