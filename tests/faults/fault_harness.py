@@ -506,7 +506,6 @@ class FaultRun:
     def stop_engine(self, how: str) -> Cycle:
         """SIGKILL (``kill``) or SIGTERM (``term``, must exit 0) the engine, drain the topic, read the stored offset
         and measure the window of records past it. The engine is not restarted (see :meth:`restart_cycle`)."""
-        self._close_cycle()
         cycle = Cycle(how, self.elapsed())
         if how == "kill":
             self.engine.kill()
@@ -517,6 +516,8 @@ class FaultRun:
             code = self.engine.terminate(timeout=60)
             assert code == 0, f"engine exited {code} after SIGTERM:\n{self.engine.log()[-3000:]}"
         self.open_tally().drain_to_end()
+        # Everything the stopped run sent is read now: what it re-sent belongs to the previous cycle.
+        self._close_cycle()
         cycle.offset = self.stored_offset()
         cycle.past = self.log.past(cycle.offset)
         cycle.window = len(cycle.past)

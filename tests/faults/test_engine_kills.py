@@ -21,7 +21,7 @@ from fault_harness import TABLE, Change, FaultRun
 
 from servers.kafka_proxy import KafkaProxy
 
-KILLS = 6
+KILLS = 5
 OFFSETS_TOPIC = "connect-offsets"
 
 
@@ -36,20 +36,20 @@ def test_kill9_while_writing_loses_nothing(
     """SIGKILL at random moments (mostly a few seconds of running, sometimes during the restarted engine's start-up)
     while small and large transactions commit: nothing committed is lost, order per key holds."""
     with FaultRun(
-        "kill -9 x6", postgres_server, kafka_broker.bootstrap_servers, pg_database, tmp_path, seed=_seed()
+        "kill -9 x5", postgres_server, kafka_broker.bootstrap_servers, pg_database, tmp_path, seed=_seed()
     ) as run:
         run.create_table()
         run.start_engine()
         run.wait_streaming()
         run.writer.start()
         for _ in range(KILLS):
-            run.drain(run.rng.uniform(0.2, 1.0) if run.rng.random() < 0.3 else run.rng.uniform(1.0, 5.0))
+            run.drain(run.rng.uniform(0.2, 1.0) if run.rng.random() < 0.3 else run.rng.uniform(1.0, 3.0))
             run.restart_cycle("kill")
         run.drain(2.0)
         report = run.finish()
     print(report.line())
     log = run.engine.log()
-    print(f"[fault kill -9 x6] {log.count('resuming inside transaction')} restarts resumed inside a transaction")
+    print(f"[fault kill -9 x5] {log.count('resuming inside transaction')} restarts resumed inside a transaction")
     report.assert_clean()
 
 
@@ -170,7 +170,7 @@ def test_kill_and_sigterm_inside_large_transaction(
     sampler.stop()
     print(report.line() + f"; engine peak RSS {sampler.peak_mb:.0f} MB")
     kill, early, term = report.cycles
-    assert early.window == kill.window > 0 and kill.resent == 0
+    assert kill.window > 0 and kill.resent + early.window == kill.window
     assert early.resent == early.window, "the restart re-sends exactly what lay past the stored offset"
     assert term.window == term.resent == 0, "the SIGTERM stop left something to replay"
     assert max(len(v) for v in run.log.sequences.values()) <= 2
