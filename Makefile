@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 # Lint only the source packages that exist (some may not be created yet).
 LINT_PKGS := $(wildcard cdc schemas snapshot sinks servers)
 
-.PHONY: setup test demo lint bench test-slot-wal
+.PHONY: setup test demo lint bench test-slot-wal soak faults
 
 setup:
 	bash scripts/bootstrap.sh
@@ -27,3 +27,12 @@ bench: setup
 # Slot safety at full size: 1 GB of WAL from uncaptured tables must leave the slot retaining < 64 MB within 60 s.
 test-slot-wal: setup
 	CDC_TEST_SLOW=1 $(PYTHON) -m pytest -q -s -m slow tests/integration/test_pg_slot_safety.py
+
+# The fault-injection suite alone (also part of `make test`).
+faults: setup
+	$(PYTHON) -m pytest -q tests/faults
+
+# 100 SIGKILLs of the engine under continuous mixed writes; prints lost (must be 0) and the duplicate window
+# against the stored offsets (docs/reliability.md). About 10-15 minutes.
+soak: setup
+	$(PYTHON) tests/faults/soak.py --cycles 100

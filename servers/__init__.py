@@ -4,6 +4,8 @@
 - :mod:`servers.mariadb`: a private MariaDB server (``mariadb-install-db``), binlog ROW/FULL/FULL, GTIDs;
 - :mod:`servers.mysql`: a private Oracle MySQL 9.x server (fetched by ``scripts/bootstrap.sh``), GTIDs on;
 - :mod:`servers.kafka`: the memory-only, Kafka-compatible tansu broker (or ``$CDC_TEST_KAFKA_BOOTSTRAP``);
+- :mod:`servers.proxy`: a TCP proxy that stalls, resets and cuts connections (network faults);
+- :mod:`servers.kafka_proxy`: a Kafka-protocol-aware proxy that refuses or holds Produce requests per topic;
 - :mod:`servers.common`: free ports, temp dirs and the stop-at-exit safety net they share.
 
 Product code (``cdc/demo.py``) and ``bench/`` import this package; it never imports ``tests/``.

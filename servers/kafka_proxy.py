@@ -180,6 +180,7 @@ class KafkaProxy(TcpProxy):
         self.refused = 0  # Produce requests answered with KAFKA_STORAGE_ERROR
         self.held = 0  # Produce requests held
         self.unparsed = 0  # Produce requests of an unsupported version, forwarded unchanged
+        self.forwarded: collections.Counter[str] = collections.Counter()  # Produce requests passed on, per topic
         self._order: dict[int, _Ordered] = {}
         self._order_lock = threading.Lock()
 
@@ -250,6 +251,8 @@ class KafkaProxy(TcpProxy):
                     if conn.dead.is_set():
                         break  # the client is gone: forward anyway, as a broker would still process it
                 self.holding.clear()
+        if request is not None:
+            self.forwarded.update(request.topics.keys())
         expects_answer = request is None or request.acks != 0
         if expects_answer:
             with conn.client_write_lock:

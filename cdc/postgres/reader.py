@@ -16,6 +16,7 @@ reader skips exactly those. Transactions that end at or before the stored ``lsn`
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from typing import Any
@@ -110,8 +111,10 @@ class StreamReader:
         if self._replay_commit_lsn is not None and not (self.in_tx and self.tx_commit_lsn == self._replay_commit_lsn):
             # Resumed inside a transaction that has not been read again up to there yet: the stored offset (with
             # its ``events``) is still exact. The fallback below would drop ``events``, and a stop or commit now
-            # would make the next start re-send the changes of that transaction already delivered.
-            return self._resumed_from
+            # would make the next start re-send the changes of that transaction already delivered. ``lsn`` may
+            # follow the keepalives (the transaction commits past it, so a restart from there still replays it),
+            # which lets a fast shutdown's flush request be confirmed meanwhile.
+            return dataclasses.replace(self._resumed_from, lsn=max(self._resumed_from.lsn, self.resume_lsn))
         if self.in_tx and (self.tx_events > 0 or self.tx_skip > 0):
             return PostgresOffset(
                 lsn=self.resume_lsn,

@@ -25,8 +25,12 @@ for _path in (Path(__file__).resolve().parent, Path(__file__).resolve().parents[
 
 @pytest.fixture(scope="module")
 def private_postgres() -> Iterator[PostgresServer]:
-    """A PostgreSQL cluster of this test module only (restarted by its tests)."""
-    with PostgresServer().start() as server:
+    """A PostgreSQL cluster of this test module only (restarted by its tests).
+
+    ``synchronous_commit=on``: the shared test server turns it off for speed, but then an immediate shutdown (a
+    crash) loses transactions whose COMMIT had returned, and the writer's ledger would count them as lost.
+    """
+    with PostgresServer().start(extra_conf={"synchronous_commit": "on"}) as server:
         yield server
 
 

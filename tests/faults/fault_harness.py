@@ -451,6 +451,7 @@ class FaultRun:
         self._store = OffsetStore(bootstrap, self.doc["worker"].get("offset.storage.topic", "connect-offsets"), 1)
         self._resent_mark = 0
         self._log_mark = 0
+        self._streams_seen = 0
         print(f"\n[fault {fault}] seed {self.seed} (CDC_TEST_SEED={self.seed} replays the schedule)")
 
     # -- set-up -------------------------------------------------------------------------------------------------
@@ -481,6 +482,14 @@ class FaultRun:
     def wait_streaming(self, timeout: float = 90) -> None:
         """Wait until the engine process started last logged that it streams from its slot."""
         wait_for(lambda: "streaming from slot" in self.run_log(), timeout, 0.05, "the engine to stream")
+        self._streams_seen = self.run_log().count("streaming from slot")
+
+    def wait_streaming_again(self, timeout: float = 120) -> None:
+        """After a fault that made the running engine reconnect: wait until it streams again (the log of this
+        process has one more "streaming from slot" line than before the fault)."""
+        before = self._streams_seen
+        wait_for(lambda: self.run_log().count("streaming from slot") > before, timeout, 0.1, "the engine to resume")
+        self._streams_seen = self.run_log().count("streaming from slot")
 
     def elapsed(self) -> float:
         return round(time.monotonic() - self.started, 1)
@@ -497,7 +506,6 @@ class FaultRun:
     def stop_engine(self, how: str) -> Cycle:
         """SIGKILL (``kill``) or SIGTERM (``term``, must exit 0) the engine, drain the topic, read the stored offset
         and measure the window of records past it. The engine is not restarted (see :meth:`restart_cycle`)."""
-        self._close_cycle()
         cycle = Cycle(how, self.elapsed())
         if how == "kill":
             self.engine.kill()
@@ -507,7 +515,9 @@ class FaultRun:
             wait_for(lambda: "starting connector" in self.run_log(), 60, 0.05, "the engine to start")
             code = self.engine.terminate(timeout=60)
             assert code == 0, f"engine exited {code} after SIGTERM:\n{self.engine.log()[-3000:]}"
-        self.open_tally().drain(idle_s=1.0, max_s=30)
+        self.open_tally().drain_to_end()
+        # Everything the stopped run sent is read now: what it re-sent belongs to the previous cycle.
+        self._close_cycle()
         cycle.offset = self.stored_offset()
         cycle.past = self.log.past(cycle.offset)
         cycle.window = len(cycle.past)

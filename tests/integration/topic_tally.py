@@ -15,7 +15,9 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+
+from cdc.kafka.reading import end_reading_consumer, messages_to_end
 
 Summary = Callable[[bytes | None, bytes | None], Hashable | None]
 
@@ -59,12 +61,13 @@ class TopicTally:
                 self._consumer.close()
                 raise AssertionError(f"topic {topic} did not appear within {wait_s}s")
             time.sleep(0.3)
+        self.bootstrap = bootstrap
+        self._next = dict.fromkeys(meta.partitions, 0)  # partition → offset of the next record to read
         self._consumer.assign([TopicPartition(topic, p, 0) for p in meta.partitions])
 
     def drain(self, idle_s: float = 1.0, max_s: float = 600.0) -> int:
         """Consume until nothing new arrived for ``idle_s`` seconds (or ``max_s`` passed); records consumed."""
         consumed = 0
-        summary, counts = self.summary, self.counts
         last_new = start = time.monotonic()
         while True:
             now = time.monotonic()
@@ -77,16 +80,40 @@ class TopicTally:
                     if err.code() == KafkaError._PARTITION_EOF:
                         continue
                     raise RuntimeError(err.str())
-                key, value = msg.key(), msg.value()
-                self.bytes += len(key or b"") + len(value or b"")
-                item = summary(key, value)
-                if item is None:
-                    self.skipped += 1
-                else:
-                    counts[item] += 1
+                self._take(msg)
                 consumed += 1
             if msgs:
                 last_new = time.monotonic()
+
+    def _take(self, msg: Message) -> None:
+        key, value = msg.key(), msg.value()
+        self.bytes += len(key or b"") + len(value or b"")
+        self._next[msg.partition()] = msg.offset() + 1
+        item = self.summary(key, value)
+        if item is None:
+            self.skipped += 1
+        else:
+            self.counts[item] += 1
+
+    def drain_to_end(self, timeout: float = 120.0) -> int:
+        """Consume every record written so far, to the end of each partition; records consumed.
+
+        For when nothing writes to the topic any more (the producer was killed or stopped). ``drain`` stops after an
+        idle gap, which can come while the consumer still lags on a loaded machine; this reads from where the tally
+        is to each partition's end with a fresh end-of-partition reader (``cdc.kafka.reading``), then moves the
+        tally's consumer past what it read.
+        """
+        reader = end_reading_consumer(self.bootstrap, "tally-end", **{"session.timeout.ms": 6000})
+        consumed = 0
+        try:
+            for msg in messages_to_end(reader, self.topic, dict(self._next), timeout):
+                self._take(msg)
+                consumed += 1
+        finally:
+            reader.close()
+        # Re-assigning drops whatever the tally's consumer had prefetched before these offsets.
+        self._consumer.assign([TopicPartition(self.topic, p, offset) for p, offset in self._next.items()])
+        return consumed
 
     def wait_until(
         self, done: Callable[[TopicTally], bool], timeout: float, what: str, idle_s: float = 0.5, step_s: float = 5.0
