@@ -162,3 +162,17 @@ def test_chain_predicate_instances_are_per_transform() -> None:
     assert out is not None and out.headers == [("x", b"1"), ("h", b"1")]
     out = chain.apply(ConnectRecord("t", None, None, None, {"v": 1}))
     assert out is not None and out.headers == [("g", b"2")]
+
+
+def test_connect_record_replace_copies_every_field() -> None:
+    import dataclasses
+
+    record = ConnectRecord("t", None, 1, None, 2, 3, 4, [("h", b"1")], 5, "orig")
+    copy = record.replace()
+    assert [getattr(copy, f.name) for f in dataclasses.fields(ConnectRecord)] == [
+        getattr(record, f.name) for f in dataclasses.fields(ConnectRecord)
+    ]
+    assert copy.headers is not record.headers
+    assert record.replace(topic="u", headers=[]).topic == "u"
+    with pytest.raises(TypeError, match="no field"):
+        record.replace(nope=1)
