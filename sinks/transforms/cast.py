@@ -142,6 +142,8 @@ def cast_value(schema: Schema | None, value: Any, target: str) -> Any:
         )
     if schema is not None and schema.name is not None and target != "string":
         value = _epoch_number(value, schema)
+    if schema is not None and schema.type == "float32" and isinstance(value, float):
+        value = to_float32(value)  # a java.lang.Float in Connect: 0.1f widens to 0.10000000149011612
     java = java_class_name(value, schema)
     if target == "string":
         if isinstance(value, (bytes, bytearray)):
@@ -189,7 +191,11 @@ def cast_value(schema: Schema | None, value: Any, target: str) -> Any:
         result = float(value.strip().rstrip("fFdD"))
     else:
         raise TransformError(f"Unexpected type in Cast transformation: class {java}")
-    return to_float32(result) if target == "float32" else result
+    if target == "float32":
+        # The float32 as the double with its shortest decimal digits (1.1f → 1.1), so that JSON writes "1.1" as
+        # Jackson does for a java.lang.Float; re-rounding it to float32 gives back the same float.
+        return float(java_float(to_float32(result)))
+    return result
 
 
 class Cast(KeyOrValue, Transformation):

@@ -642,6 +642,9 @@ class SetSchemaMetadata(KeyOrValue, Transformation):
         if value is None and schema is None:
             return record
         schema = require_schema(schema, "updating schema metadata")
+        if schema.type != "struct":
+            # Connect 4.3 builds the new schema with schema.fields(), which throws for every non-struct schema.
+            raise TransformError("Cannot list fields on non-struct type")
         updated = with_changes(
             schema,
             name=self.name if self.name is not None else schema.name,
