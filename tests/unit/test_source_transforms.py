@@ -151,3 +151,24 @@ def test_chain_problems_are_configuration_problems() -> None:
         "transforms.unwrap.type": "ExtractNewRecordState",
         "transforms.unwrap.delete.tombstone.handling.mode": "nope",
     }
+
+
+def test_errors_tolerance_all_skips_and_logs(caplog: pytest.LogCaptureFixture) -> None:
+    props = {"transforms": "x", "transforms.x.type": "ExtractField$Value", "transforms.x.field": "nope"}
+    key, value = ConnectJsonConverter(), ConnectJsonConverter()
+    key.configure({}, True)
+    value.configure({}, False)
+    transform = SourceTransform(TransformChain.from_properties(props), key, value, tolerate_all=True)
+    builder = TableBuilder(
+        "srv", TableFilter(), SourceConverters(JsonConverter(True), JsonConverter(True), transform), SOURCE, "__u"
+    )
+    table = builder.build("db1.items", "db1", "items", COLUMNS, ["id"])
+    out: list[SourceRecord] = []
+    ChangeEmitter(frozenset(), True).create(table, table.row(ROW), SRC, 0, out)
+    assert out == [DROPPED] and transform.skipped == 1
+    assert "errors.tolerance=all: skipped a record of topic srv.db1.items" in caplog.text
+    assert "Unknown field: nope" in caplog.text and "apple" not in caplog.text  # values only with include.messages
+    raw = {"errors.tolerance": "some", "errors.log.enable": "yes"}
+    problems = PostgresConnectorConfig.cross_field_problems(raw)
+    assert "config.errors.tolerance='some' is invalid; expected none or all" in problems
+    assert "config.errors.log.enable='yes' is not a boolean (expected true or false)" in problems
