@@ -14,7 +14,6 @@ import datetime
 import decimal
 import math
 import re
-import struct
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,7 +21,7 @@ from schemas.connect import Field, Schema
 from schemas.record import ConnectRecord
 from sinks.transforms.base import Transformation, TransformError
 from sinks.transforms.config import Properties
-from sinks.transforms.headers import header_text, java_double
+from sinks.transforms.headers import header_text, java_float, to_float32
 from sinks.transforms.util import (
     DATE_NAME,
     TIME_NAME,
@@ -75,26 +74,6 @@ def _float_to_int(number: float, bits: int) -> int:
     low, high = -(1 << (limit - 1)), (1 << (limit - 1)) - 1
     whole = low if number <= low else high if number >= high else int(number)
     return _wrap(whole, bits)
-
-
-def to_float32(number: float) -> float:
-    """Round to the nearest float32 (Java's ``floatValue``)."""
-    try:
-        result: float = struct.unpack("f", struct.pack("f", number))[0]
-    except OverflowError:
-        return math.copysign(math.inf, number)
-    return result
-
-
-def java_float(number: float) -> str:
-    """``Float.toString``: the shortest digits that read back as the same float32."""
-    if math.isnan(number) or math.isinf(number) or number == 0:
-        return java_double(number)
-    for digits in range(1, 10):
-        text = f"{number:.{digits}g}"
-        if to_float32(float(text)) == number:
-            return java_double(float(text))
-    return java_double(number)
 
 
 def _epoch_number(value: Any, schema: Schema) -> Any:

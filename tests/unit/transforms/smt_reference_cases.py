@@ -1115,4 +1115,38 @@ CASES: list[dict[str, Any]] = [
         topic="dbz.public.outbox",
     ),
     case("outbox-non-envelope", DBZ + "outbox.EventRouter", {}, HEARTBEAT, topic="dbz.public.outbox"),
+    *[
+        case(f"insert-header-literal-{i}", K + "InsertHeader", {"header": "h", "value.literal": literal}, None)
+        for i, literal in enumerate(
+            [
+                "1.50",
+                "-0",
+                "1e3",
+                "[1, 2,3]",
+                '["a","b"]',
+                "{a:1}",
+                '{"k": "v"}',
+                "2024-03-05",
+                "12:30:00.000Z",
+                "2024-03-05T12:30:00.000Z",
+                " spaced ",
+                "TRUE",
+                "null",
+                "99999999999999999999",
+                "3.4028236E38",
+                '"quoted"',
+                "",
+            ]
+        )
+    ],
+    case(
+        "p-topic-java-regex",
+        P + "TopicNameMatches",
+        {"pattern": "\\p{Lower}+\\.\\Qusers\\E"},
+        USER_VALUE,
+        predicate=True,
+    ),
+    case(
+        "regex-router-possessive", K + "RegexRouter", {"regex": "(\\w++)\\.(.*+)", "replacement": "$2-$1"}, USER_VALUE
+    ),
 ]

@@ -47,7 +47,7 @@ def test_schema_cache_reuses_derived_schema() -> None:
 def test_java_number_and_text_formats() -> None:
     assert [java_double(v) for v in (1.0, 1e7, 1.5e-4, 123.25, -0.0)] == ["1.0", "1.0E7", "1.5E-4", "123.25", "-0.0"]
     assert java_float(to_float32(1.1)) == "1.1"
-    assert literal_header("007") == b"7" and literal_header("x y") == b"x y"
+    assert literal_header("007") == b"7" and literal_header(" x y ") == b"x y" and literal_header("null") is None
     schema = Schema("struct", fields=(Field("a", Schema("int32")), Field("b", Schema("string"))))
     assert header_text({"a": 1, "b": 'q"t'}, schema) == b'{"a":1,"b":"q\\"t"}'
     assert header_text([1, "x", None]) == b'[1,"x",null]'
