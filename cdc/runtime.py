@@ -26,6 +26,7 @@ from cdc.capture.transform import transform_properties
 from cdc.config import EngineConfig
 from cdc.connectors import lookup_connector
 from cdc.errors import RetriableError
+from cdc.events import DROPPED
 from cdc.kafka.offset_store import OffsetStore
 from cdc.kafka.producer import RecordProducer
 from cdc.source import Source
@@ -101,12 +102,13 @@ class ConnectorRuntime:
             self.started = True
             last_commit = last_report = time.monotonic()
             sent_at_report = self.records_sent
-            send_all = producer.send_all if converters.transform is None else producer.send_transformed
+            transformed = converters.transform
+            send_all = producer.send_all if transformed is None else producer.send_transformed
             keepalive = source.keepalive
             while not self._stop.is_set() and not source.finished:
                 records = source.poll(self.max_batch, 0.2)
                 send_all(records, keepalive)
-                self.records_sent += len(records)
+                self.records_sent += len(records) if transformed is None else sum(r is not DROPPED for r in records)
                 producer.poll()
                 now = time.monotonic()
                 if now - last_commit >= interval_s or source.commit_due:

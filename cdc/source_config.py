@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from cdc.capture.transform import ERROR_PROPERTIES
 from cdc.errors import ConfigError
 from cdc.filters import TableFilter
 
@@ -95,7 +96,8 @@ class CommonSourceConfig(BaseModel):
         return [
             f"connector property {k!r} is not used by cdc-engine"
             for k in extra
-            if k not in ("transforms", "predicates") and not k.startswith(("transforms.", "predicates."))
+            if k not in ("transforms", "predicates", *ERROR_PROPERTIES)
+            and not k.startswith(("transforms.", "predicates."))
         ]
 
     @classmethod
@@ -127,14 +129,15 @@ class CommonSourceConfig(BaseModel):
 
 def _transform_problems(raw: dict[str, Any]) -> list[str]:
     """Every problem of the connector's ``transforms``/``predicates`` chain, reported with the other config errors."""
-    from cdc.capture.transform import transform_properties
+    from cdc.capture.transform import error_property_problems, transform_properties
     from sinks.transforms.chain import TransformChain
 
     props = transform_properties(raw)
+    problems = [f"config.{problem}" for problem in error_property_problems(props)]
     if not props.get("transforms", "").strip() and not props.get("predicates", "").strip():
-        return []
+        return problems
     try:
         TransformChain.from_properties(props)
     except ConfigError as exc:
-        return [f"config.{problem}" for problem in exc.problems]
-    return []
+        problems += [f"config.{problem}" for problem in exc.problems]
+    return problems

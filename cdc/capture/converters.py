@@ -98,5 +98,7 @@ def worker_converters(worker: WorkerConfig, transforms: dict[str, str] | None = 
                 chain,
                 build_converter(worker.key_converter, worker.converter_properties(True), True),
                 build_converter(worker.value_converter, worker.converter_properties(False), False),
+                tolerate_all=transforms.get("errors.tolerance", "none").strip().lower() == "all",
+                log_messages=transforms.get("errors.log.include.messages", "false").strip().lower() == "true",
             )
     return SourceConverters(_converter(worker, True), _converter(worker, False), transform)

@@ -9,11 +9,14 @@ Who calls it: ``cdc.runtime`` builds one :class:`SourceTransform` per connector 
 transforms keeps its pre-serialized fast path untouched.
 
 Errors: a record the chain or a converter cannot process stops the connector (``FatalError`` naming the transform),
-as Connect's default ``errors.tolerance=none`` does for a source task; nothing is skipped silently.
+as Connect's default ``errors.tolerance=none`` does for a source task. With ``errors.tolerance=all`` the record is
+skipped, as Connect skips it, but never silently: each one is logged as a warning (with its key and value only when
+``errors.log.include.messages=true``), whatever ``errors.log.enable`` says.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,14 +27,26 @@ from schemas.record import ConnectRecord
 from sinks.transforms.base import TransformError
 from sinks.transforms.chain import TransformChain
 
+log = logging.getLogger(__name__)
+
 
 class SourceTransform:
     """The chain plus the worker's converters; called once per emitted record (off the fast path)."""
 
-    def __init__(self, chain: TransformChain, key_converter: Converter, value_converter: Converter) -> None:
+    def __init__(
+        self,
+        chain: TransformChain,
+        key_converter: Converter,
+        value_converter: Converter,
+        tolerate_all: bool = False,
+        log_messages: bool = False,
+    ) -> None:
         self.chain = chain
         self.key_converter = key_converter
         self.value_converter = value_converter
+        self.tolerate_all = tolerate_all
+        self.log_messages = log_messages
+        self.skipped = 0
 
     def __call__(self, record: ConnectRecord) -> SourceRecord:
         """The transformed, serialized record (with headers), or ``DROPPED``; ``FatalError`` if it cannot be."""
@@ -43,6 +58,18 @@ class SourceTransform:
             key = self.key_converter.from_connect(out.topic, out.key_schema, out.key, headers)
             value = self.value_converter.from_connect(out.topic, out.value_schema, out.value, headers)
         except (TransformError, ConversionError) as exc:
+            if self.tolerate_all:
+                self.skipped += 1
+                detail = f" (key {record.key!r}, value {record.value!r})" if self.log_messages else ""
+                log.warning(
+                    "errors.tolerance=all: skipped a record of topic %s that could not be transformed or "
+                    "converted: %s%s (%d skipped so far)",
+                    record.topic,
+                    exc,
+                    detail,
+                    self.skipped,
+                )
+                return DROPPED
             raise FatalError(
                 f"a record of topic {record.topic} could not be transformed or converted: {exc} "
                 "(source connectors stop on such records, as Kafka Connect does with errors.tolerance=none)"
@@ -52,10 +79,28 @@ class SourceTransform:
         )
 
 
+# Connect's error-handling properties that apply to a source connector's transforms and converters.
+ERROR_PROPERTIES = ("errors.tolerance", "errors.log.enable", "errors.log.include.messages")
+
+
 def transform_properties(connector_extra: Mapping[str, Any]) -> dict[str, str]:
-    """The ``transforms*`` / ``predicates*`` properties of a connector's raw configuration, as strings."""
+    """The ``transforms*`` / ``predicates*`` (and ``errors.*`` tolerance) properties of a connector's raw
+    configuration, as strings."""
     return {
         k: str(v)
         for k, v in connector_extra.items()
-        if k in ("transforms", "predicates") or k.startswith(("transforms.", "predicates."))
+        if k in ("transforms", "predicates", *ERROR_PROPERTIES) or k.startswith(("transforms.", "predicates."))
     }
+
+
+def error_property_problems(props: Mapping[str, str]) -> list[str]:
+    """Invalid values of the ``errors.*`` properties (``errors.tolerance`` none/all, the others booleans)."""
+    problems = []
+    tolerance = props.get("errors.tolerance")
+    if tolerance is not None and tolerance.strip().lower() not in ("none", "all"):
+        problems.append(f"errors.tolerance={tolerance!r} is invalid; expected none or all")
+    for name in ERROR_PROPERTIES[1:]:
+        value = props.get(name)
+        if value is not None and value.strip().lower() not in ("true", "false"):
+            problems.append(f"{name}={value!r} is not a boolean (expected true or false)")
+    return problems

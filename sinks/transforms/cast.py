@@ -14,7 +14,6 @@ import datetime
 import decimal
 import math
 import re
-import struct
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,7 +21,7 @@ from schemas.connect import Field, Schema
 from schemas.record import ConnectRecord
 from sinks.transforms.base import Transformation, TransformError
 from sinks.transforms.config import Properties
-from sinks.transforms.headers import header_text, java_double
+from sinks.transforms.headers import header_text, java_float, to_float32
 from sinks.transforms.util import (
     DATE_NAME,
     TIME_NAME,
@@ -77,26 +76,6 @@ def _float_to_int(number: float, bits: int) -> int:
     return _wrap(whole, bits)
 
 
-def to_float32(number: float) -> float:
-    """Round to the nearest float32 (Java's ``floatValue``)."""
-    try:
-        result: float = struct.unpack("f", struct.pack("f", number))[0]
-    except OverflowError:
-        return math.copysign(math.inf, number)
-    return result
-
-
-def java_float(number: float) -> str:
-    """``Float.toString``: the shortest digits that read back as the same float32."""
-    if math.isnan(number) or math.isinf(number) or number == 0:
-        return java_double(number)
-    for digits in range(1, 10):
-        text = f"{number:.{digits}g}"
-        if to_float32(float(text)) == number:
-            return java_double(float(text))
-    return java_double(number)
-
-
 def _epoch_number(value: Any, schema: Schema) -> Any:
     """``encodeLogicalType``: Date → days, Time → millis of day, Timestamp → epoch millis."""
     if schema.name == DATE_NAME and isinstance(value, datetime.date):
@@ -142,6 +121,8 @@ def cast_value(schema: Schema | None, value: Any, target: str) -> Any:
         )
     if schema is not None and schema.name is not None and target != "string":
         value = _epoch_number(value, schema)
+    if schema is not None and schema.type == "float32" and isinstance(value, float):
+        value = to_float32(value)  # a java.lang.Float in Connect: 0.1f widens to 0.10000000149011612
     java = java_class_name(value, schema)
     if target == "string":
         if isinstance(value, (bytes, bytearray)):
@@ -189,7 +170,11 @@ def cast_value(schema: Schema | None, value: Any, target: str) -> Any:
         result = float(value.strip().rstrip("fFdD"))
     else:
         raise TransformError(f"Unexpected type in Cast transformation: class {java}")
-    return to_float32(result) if target == "float32" else result
+    if target == "float32":
+        # The float32 as the double with its shortest decimal digits (1.1f → 1.1), so that JSON writes "1.1" as
+        # Jackson does for a java.lang.Float; re-rounding it to float32 gives back the same float.
+        return float(java_float(to_float32(result)))
+    return result
 
 
 class Cast(KeyOrValue, Transformation):

@@ -27,7 +27,7 @@ from cdc.errors import ConfigError
 from schemas.record import ConnectRecord
 from sinks.transforms import registry
 from sinks.transforms.base import Predicate, Transformation, TransformError
-from sinks.transforms.config import Properties, parse_list
+from sinks.transforms.config import parse_list
 
 _STAGE_KEYS = ("type", "predicate", "negate")
 
@@ -199,4 +199,4 @@ def _build(
     return instance, canonical
 
 
-__all__ = ["ChainTransformError", "Properties", "Stage", "TransformChain"]
+__all__ = ["ChainTransformError", "Stage", "TransformChain"]

@@ -131,10 +131,65 @@ def parse_list(value: str) -> list[str]:
     return _LIST_SPLIT.split(text)
 
 
+_POSIX_CLASSES = {
+    "Lower": "a-z",
+    "Upper": "A-Z",
+    "ASCII": "\\x00-\\x7F",
+    "Alpha": "a-zA-Z",
+    "Digit": "0-9",
+    "Alnum": "a-zA-Z0-9",
+    "Punct": "!-/:-@\\[-`{-~",
+    "Graph": "!-~",
+    "Print": " -~",
+    "Blank": " \\t",
+    "Cntrl": "\\x00-\\x1F\\x7F",
+    "XDigit": "0-9a-fA-F",
+    "Space": " \\t\\n\\x0B\\f\\r",
+}
+
+
 def java_regex(pattern: str) -> str:
-    """Translate the few Java regex spellings Python lacks (possessive-free subset; ``\\p{Alnum}`` style classes)."""
-    # Java's named groups `(?<name>...)` are Python's `(?P<name>...)`; lookbehinds `(?<=` / `(?<!` stay.
-    return re.sub(r"\(\?<(?![=!])", "(?P<", pattern)
+    """Translate the Java regex spellings Python lacks: named groups ``(?<name>…)``, ``\\Q…\\E`` quoting and the
+    POSIX classes ``\\p{Lower}``, ``\\P{Alpha}`` …, inside or outside ``[…]``. Possessive quantifiers and atomic
+    groups need no translation (Python 3.11 has them). Anything else Java-only fails to compile and is reported."""
+    out: list[str] = []
+    i, in_class = 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            if nxt == "Q":
+                end = pattern.find("\\E", i + 2)
+                literal = pattern[i + 2 :] if end == -1 else pattern[i + 2 : end]
+                out.append(re.escape(literal))
+                i = len(pattern) if end == -1 else end + 2
+                continue
+            if nxt in "pP" and pattern.startswith("{", i + 2) and "}" in pattern[i + 2 :]:
+                close = pattern.index("}", i + 2)
+                name = pattern[i + 3 : close].removeprefix("Is")
+                members = _POSIX_CLASSES.get(name)
+                if members is not None:
+                    negate = nxt == "P"
+                    if in_class and not negate:
+                        out.append(members)
+                    else:
+                        out.append(f"[{'^' if negate else ''}{members}]")
+                    i = close + 1
+                    continue
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if c == "[" and not in_class:
+            in_class = True
+        elif c == "]" and in_class:
+            in_class = False
+        elif c == "(" and pattern.startswith("(?<", i) and not pattern.startswith(("(?<=", "(?<!"), i):
+            out.append("(?P<")
+            i += 3
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
 
 
 def java_replacement(replacement: str) -> str:

@@ -440,6 +440,7 @@ class ExtractField(KeyOrValue, Transformation):
         except ValueError as exc:
             p.problem(f"field: {exc}")
         p.check()
+        self._fields: SchemaCache[Schema, Field | None] = SchemaCache()
 
     def apply(self, record: ConnectRecord) -> ConnectRecord | None:
         """Extract; a null key/value stays null (with the field's schema when there is one)."""
@@ -454,8 +455,14 @@ class ExtractField(KeyOrValue, Transformation):
                 current = None if nested is None else require_map(nested, "nested field access")
             return self.new_record(record, None, None if current is None else current.get(self.path[-1]))
         struct: Any = None if value is None else require_struct(value, schema, self.purpose)
+        if len(self.path) == 1:  # the common case (Debezium's unwrap extracts "after" this way): field cached
+            field = self._fields.get(schema, lambda s: s.field(self.path[0]) if s.type == "struct" else None)
+            if field is None:
+                raise TransformError(f"Unknown field: {self.field}")
+            result = None if struct is None else field_value(struct, field, self.replace_null)
+            return self.new_record(record, field.schema, result)
         current_schema = schema
-        field: Field | None = None
+        field = None
         for i, step in enumerate(self.path):
             field = current_schema.field(step) if current_schema.type == "struct" else None
             if field is None:
@@ -642,6 +649,9 @@ class SetSchemaMetadata(KeyOrValue, Transformation):
         if value is None and schema is None:
             return record
         schema = require_schema(schema, "updating schema metadata")
+        if schema.type != "struct":
+            # Connect 4.3 builds the new schema with schema.fields(), which throws for every non-struct schema.
+            raise TransformError("Cannot list fields on non-struct type")
         updated = with_changes(
             schema,
             name=self.name if self.name is not None else schema.name,

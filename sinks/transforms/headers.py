@@ -13,8 +13,11 @@ import datetime
 import decimal
 import math
 import re
+import struct
 from collections.abc import Mapping
 from typing import Any
+
+import orjson
 
 from schemas.connect import Field, Schema
 from schemas.record import ConnectRecord, Header
@@ -76,6 +79,26 @@ def java_hashmap_order(keys: list[Any]) -> list[Any]:
         return (h ^ (h >> 16)) & (capacity - 1)
 
     return [k for _, _, k in sorted((bucket(k), i, k) for i, k in enumerate(keys))]
+
+
+def to_float32(number: float) -> float:
+    """Round to the nearest float32 (Java's ``floatValue``)."""
+    try:
+        result: float = struct.unpack("f", struct.pack("f", number))[0]
+    except OverflowError:
+        return math.copysign(math.inf, number)
+    return result
+
+
+def java_float(number: float) -> str:
+    """``Float.toString``: the shortest digits that read back as the same float32."""
+    if math.isnan(number) or math.isinf(number) or number == 0:
+        return java_double(number)
+    for digits in range(1, 10):
+        text = f"{number:.{digits}g}"
+        if to_float32(float(text)) == number:
+            return java_double(float(text))
+    return java_double(number)
 
 
 def _epoch_ms(value: datetime.date | datetime.time) -> int:
@@ -150,18 +173,69 @@ def header_text(value: Any, schema: Schema | None = None) -> bytes | None:
     return "".join(out).encode("utf-8")
 
 
-_INTEGER = re.compile(r"[+-]?\d+")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
 
 
-def literal_header(text: str) -> bytes:
-    """``InsertHeader``'s ``value.literal`` after ``Values.parseString`` and back to text.
+def _literal_number(text: str) -> str | None:
+    """A number as ``Values.parseString`` types it and ``SimpleHeaderConverter`` writes it back, or None.
 
-    Integers are normalized as Connect does (``007`` → ``7``); everything else is written as given (see README).
+    ``parseAsNumber``: an integral value that fits a long is an integer (``007`` → ``7``, ``1e3`` → ``1000``,
+    ``2.0`` → ``2``); otherwise a float32 when finite and the text has a scale (``1.50`` → ``1.5``), else a double,
+    else the BigDecimal itself (``99999999999999999999``).
     """
+    if not _NUMBER.fullmatch(text):
+        return None
+    number = decimal.Decimal(text)
+    exponent = number.as_tuple().exponent
+    assert isinstance(exponent, int)
+    if number == number.to_integral_value() and _LONG_MIN <= int(number) <= _LONG_MAX:
+        return str(int(number))
+    scale = -exponent
+    if scale != 0:
+        single = to_float32(float(number))
+        if not math.isinf(single):
+            return java_float(single)
+        double = float(number)
+        if not math.isinf(double):
+            return java_double(double)
+    return str(number)
+
+
+def _literal_json(value: Any) -> Any:
+    """Members of a literal list/map, typed as Values.parseString types them (floats become float32)."""
+    if isinstance(value, list):
+        return [_literal_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _literal_json(v) for k, v in value.items()}
+    if isinstance(value, float):
+        return float(java_float(to_float32(value)))
+    return value
+
+
+def literal_header(text: str) -> bytes | None:
+    """``InsertHeader``'s ``value.literal`` as Connect writes it: ``Values.parseString`` then
+    ``SimpleHeaderConverter`` (checked against Kafka Connect 4.3 on the recorded reference cases).
+
+    ``null`` is a null header; ``true``/``false`` and text stay; numbers are normalised (``007`` → ``7``,
+    ``1.50`` → ``1.5``); JSON lists and maps lose their whitespace; surrounding whitespace is trimmed.
+    """
+    if text == "":
+        return b""
     stripped = text.strip()
-    if _INTEGER.fullmatch(stripped) and -(2**63) <= int(stripped) < 2**63:
-        return str(int(stripped)).encode("utf-8")
-    return text.encode("utf-8")
+    if stripped == "null":
+        return None
+    number = _literal_number(stripped)
+    if number is not None:
+        return number.encode("utf-8")
+    if stripped.startswith(("[", "{")):
+        try:
+            parsed = orjson.loads(stripped)
+        except orjson.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, (list, dict)):
+            return header_text(_literal_json(parsed))
+    return stripped.encode("utf-8")
 
 
 # ---------------------------------------------------------------- HeaderFrom

@@ -20,18 +20,17 @@ from sinks.transforms.config import Properties, java_replacement
 from sinks.transforms.util import SchemaCache, require_struct
 
 _STRING = Schema("string")
-_AVRO_INVALID = re.compile(r"[^A-Za-z0-9_]")
+_AVRO_INVALID = re.compile(r"[^A-Za-z0-9_.]")
 
 
 def _avro_adjust(name: str) -> str:
-    """Debezium's ``avro`` schema name adjustment: each dotted part a valid Avro name (invalid chars → ``_``)."""
-    parts = []
-    for part in name.split("."):
-        fixed = _AVRO_INVALID.sub("_", part)
-        if fixed and fixed[0].isdigit():
-            fixed = "_" + fixed[1:]
-        parts.append(fixed)
-    return ".".join(parts)
+    """Debezium's ``avro`` schema name adjustment (``SchemaNameAdjuster.validFullname``): characters other than
+    letters, digits, ``_`` and ``.`` become ``_``; a name starting with a digit gets a leading ``_``."""
+    if not name:
+        return name
+    first = name[0]
+    head = first if (first.isascii() and first.isalpha()) or first == "_" else ("_" + first if first.isdigit() else "_")
+    return head + _AVRO_INVALID.sub("_", name[1:])
 
 
 def _copy_without_name(source: Schema, fields: tuple[Field, ...], name: str) -> Schema:

@@ -267,6 +267,8 @@ class ExtractNewRecordState(Transformation):
         assert row_schema is not None and original.value_schema is not None
         envelope = original.value_schema
         new_schema = self._cache.get(row_schema, lambda s: self._added_schema(s, envelope))
+        if not self.add_fields:  # the same values under the rebuilt (non-optional) schema; the row dict is fresh
+            return unwrapped.replace(value_schema=new_schema)
         out = {f.name: row.get(f.name) for f in row_schema.fields}
         for ref in self.add_fields:
             if ref.schema(envelope) is not None:

@@ -14,6 +14,7 @@ import decimal
 from typing import Any
 
 from schemas.connect import Field, Schema
+from sinks.transforms.cast import java_float, to_float32
 
 _TYPES = {"float": "float32", "double": "float64"}
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
@@ -62,7 +63,9 @@ def decode(schema: Schema | None, value: Any) -> Any:
         return _EPOCH + datetime.timedelta(milliseconds=value)
     if schema.type == "bytes":
         return base64.b64decode(value)
-    if schema.type in ("float32", "float64"):
+    if schema.type == "float32":
+        return to_float32(float(value))  # JsonConverter reads a java.lang.Float
+    if schema.type == "float64":
         return float(value)
     if schema.type == "struct":
         return {f.name: decode(f.schema, value.get(f.name)) for f in schema.fields}
@@ -110,6 +113,8 @@ def encode(schema: Schema | None, value: Any) -> Any:
         return (value - _EPOCH) // datetime.timedelta(milliseconds=1)
     if schema.type == "bytes":
         return base64.b64encode(value).decode()
+    if schema.type == "float32":  # Jackson writes a Float with Float.toString's shortest digits
+        return float(java_float(value))
     if schema.type == "struct":
         return {f.name: encode(f.schema, value.get(f.name)) for f in schema.fields}
     if schema.type == "array":

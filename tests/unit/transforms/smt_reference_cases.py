@@ -870,4 +870,283 @@ CASES: list[dict[str, Any]] = [
         outbox("c", OUTBOX_EVENT_ROW),
         topic="dbz.public.outbox",
     ),
+    # More corners
+    case(
+        "insert-key-schemaless",
+        K + "InsertField$Key",
+        {"static.field": "s", "static.value": "v"},
+        PLAIN,
+        key={"id": 1},
+        schemas=False,
+    ),
+    case(
+        "insert-no-partition",
+        K + "InsertField$Value",
+        {"partition.field": "p"},
+        PLAIN,
+        schemas=False,
+        source=True,
+        partition=None,
+    ),
+    case(
+        "insert-required-no-timestamp", K + "InsertField$Value", {"timestamp.field": "ts!"}, USER_VALUE, timestamp=None
+    ),
+    case(
+        "replace-renames-only-schemaless",
+        K + "ReplaceField$Value",
+        {"renames": "a:b,b:a"},
+        {"a": 1, "b": 2, "c": 3},
+        schemas=False,
+    ),
+    case("replace-rename-duplicate", K + "ReplaceField$Value", {"renames": "name:email"}, USER_VALUE),
+    case(
+        "mask-schemaless-replacement",
+        K + "MaskField$Value",
+        {"fields": "id,score,name", "replacement": "5"},
+        PLAIN,
+        schemas=False,
+    ),
+    case("mask-key", K + "MaskField$Key", {"fields": "id"}, USER_VALUE, key=USER_KEY),
+    case(
+        "cast-float32",
+        K + "Cast$Value",
+        {"spec": "a:float32,b:string,c:float64,d:boolean,e:string"},
+        {
+            "schema": struct(
+                [f("a", s("double")), f("b", s("float")), f("c", s("float")), f("d", s("string")), f("e", s("double"))]
+            ),
+            "payload": {"a": 1.1, "b": 1.1, "c": 0.1, "d": "TRUE", "e": 1e21},
+        },
+    ),
+    case("cast-int-to-string-schemaless", K + "Cast$Value", {"spec": "string"}, 12.5, schemas=False),
+    case(
+        "cast-bool-schemaless",
+        K + "Cast$Value",
+        {"spec": "a:boolean,b:boolean,c:int64"},
+        {"a": 0, "b": 2.5, "c": True},
+        schemas=False,
+    ),
+    case("cast-out-of-range-string", K + "Cast$Value", {"spec": "a:int8"}, {"a": "300"}, schemas=False),
+    case("cast-default", K + "Cast$Value", {"spec": "age:string"}, USER_VALUE),
+    case(
+        "flatten-arrays-and-logical",
+        K + "Flatten$Value",
+        {"delimiter": "__"},
+        {
+            "schema": struct(
+                [
+                    f(
+                        "outer",
+                        struct(
+                            [
+                                f("when", s("int64", True, name="org.apache.kafka.connect.data.Timestamp", version=1)),
+                                f("list", s("array", True, items=s("int32"))),
+                            ],
+                            True,
+                            name="Outer",
+                            doc="o",
+                        ),
+                    )
+                ],
+                name="Top",
+            ),
+            "payload": {"outer": {"when": 5, "list": [1, 2]}},
+        },
+    ),
+    case(
+        "tsconv-to-time-string", K + "TimestampConverter$Value", {"field": "created", "target.type": "Time"}, USER_VALUE
+    ),
+    case(
+        "tsconv-timestamp-to-date",
+        K + "TimestampConverter$Value",
+        {"field": "created", "target.type": "Date"},
+        USER_VALUE,
+    ),
+    case(
+        "tsconv-nanos",
+        K + "TimestampConverter$Value",
+        {"field": "ts_unix", "target.type": "Timestamp", "unix.precision": "nanoseconds"},
+        {"schema": USER, "payload": {**USER_PAYLOAD, "ts_unix": 1709647629123456789}},
+    ),
+    case(
+        "tsconv-negative-seconds",
+        K + "TimestampConverter$Value",
+        {"target.type": "unix", "unix.precision": "seconds"},
+        {"schema": s("int64", name="org.apache.kafka.connect.data.Timestamp", version=1), "payload": -1500},
+    ),
+    case(
+        "tsconv-key",
+        K + "TimestampConverter$Key",
+        {"target.type": "string", "format": "yyyy"},
+        USER_VALUE,
+        key={"schema": s("int64"), "payload": 1709647629000},
+    ),
+    case(
+        "tsconv-schemaless-whole-string",
+        K + "TimestampConverter$Value",
+        {"target.type": "Timestamp", "format": "yyyy-MM-dd"},
+        "2024-03-05",
+        schemas=False,
+    ),
+    case(
+        "tsconv-schemaless-bad",
+        K + "TimestampConverter$Value",
+        {"field": "score", "target.type": "unix"},
+        PLAIN,
+        schemas=False,
+    ),
+    case(
+        "header-from-bytes-key-struct",
+        K + "HeaderFrom$Value",
+        {"fields": "data,birthday,tags", "headers": "d,b,t", "operation": "copy"},
+        USER_VALUE,
+    ),
+    case(
+        "header-from-missing",
+        K + "HeaderFrom$Value",
+        {"fields": "nope", "headers": "n", "operation": "copy"},
+        USER_VALUE,
+    ),
+    case("insert-header-bool", K + "InsertHeader", {"header": "b", "value.literal": "true"}, None),
+    case(
+        "set-schema-array",
+        K + "SetSchemaMetadata$Value",
+        {"schema.name": "arr", "schema.version": "2"},
+        {"schema": s("array", items=s("string")), "payload": ["a"]},
+    ),
+    case(
+        "set-schema-map",
+        K + "SetSchemaMetadata$Value",
+        {"schema.name": "m"},
+        {"schema": s("map", keys=s("string"), values=s("int32")), "payload": {"a": 1}},
+    ),
+    case(
+        "set-schema-primitive",
+        K + "SetSchemaMetadata$Value",
+        {"schema.name": "s"},
+        {"schema": s("string"), "payload": "x"},
+    ),
+    case(
+        "set-schema-default",
+        K + "SetSchemaMetadata$Value",
+        {"schema.name": "x", "replace.null.with.default": "false"},
+        USER_VALUE,
+    ),
+    case("hoist-null-schema", K + "HoistField$Value", {"field": "v"}, None),
+    case(
+        "extract-v2-missing-parent",
+        K + "ExtractField$Value",
+        {"field": "nope.city", "field.syntax.version": "V2"},
+        USER_VALUE,
+    ),
+    case(
+        "extract-v2-null-parent",
+        K + "ExtractField$Value",
+        {"field": "address.city", "field.syntax.version": "V2"},
+        {"schema": USER, "payload": {**USER_PAYLOAD, "address": None}},
+    ),
+    case("v2k-default", K + "ValueToKey", {"fields": "age", "replace.null.with.default": "false"}, USER_VALUE),
+    case("p-topic-null-value", P + "TopicNameMatches", {"pattern": ".*users"}, None, predicate=True),
+    case("p-header-config", P + "HasHeaderKey", {}, USER_VALUE, predicate=True),
+    case(
+        "regex-router-groups",
+        K + "RegexRouter",
+        {"regex": "(?<db>[^.]+)\\.(?<t>.*)", "replacement": "${t}_from_${db}"},
+        USER_VALUE,
+    ),
+    case("regex-router-config", K + "RegexRouter", {"regex": "(", "replacement": "x"}, USER_VALUE),
+    case(
+        "unwrap-update-description",
+        DBZ + "ExtractNewRecordState",
+        {"add.fields": "updateDescription"},
+        UPDATE,
+        key=ITEMS_KEY,
+        topic="dbz.public.items",
+    ),
+    case(
+        "unwrap-add-fields-ts",
+        DBZ + "ExtractNewRecordState",
+        {"add.fields": "ts_ms,ts_us,ts_ns,source.snapshot,sequence,xmin", "delete.tombstone.handling.mode": "rewrite"},
+        DELETE,
+        key=ITEMS_KEY,
+        topic="dbz.public.items",
+    ),
+    case(
+        "unwrap-route-null",
+        DBZ + "ExtractNewRecordState",
+        {"route.by.field": "route"},
+        event("c", None, {**ROW1, "route": None}),
+        key=ITEMS_KEY,
+        topic="dbz.public.items",
+    ),
+    case(
+        "logical-router-avro",
+        DBZ + "ByLogicalTableRouter",
+        {"topic.regex": "(.*)", "topic.replacement": "9all-$1", "schema.name.adjustment.mode": "avro"},
+        CREATE,
+        key=ITEMS_KEY,
+        topic="dbz.public.items",
+    ),
+    case(
+        "logical-router-config",
+        DBZ + "ByLogicalTableRouter",
+        {"topic.regex": "x", "topic.replacement": "y", "key.field.regex": "z"},
+        CREATE,
+        key=ITEMS_KEY,
+        topic="dbz.public.items",
+    ),
+    case(
+        "outbox-schema-version",
+        DBZ + "outbox.EventRouter",
+        {"table.field.event.schema.version": "part", "table.fields.additional.placement": "type:envelope"},
+        outbox("c", OUTBOX_EVENT_ROW),
+        topic="dbz.public.outbox",
+    ),
+    case(
+        "outbox-route-by",
+        DBZ + "outbox.EventRouter",
+        {
+            "route.by.field": "tenant",
+            "route.topic.regex": "(.*)",
+            "route.topic.replacement": "t_$1",
+            "table.field.event.key": "type",
+        },
+        outbox("c", OUTBOX_EVENT_ROW),
+        topic="dbz.public.outbox",
+    ),
+    case("outbox-non-envelope", DBZ + "outbox.EventRouter", {}, HEARTBEAT, topic="dbz.public.outbox"),
+    *[
+        case(f"insert-header-literal-{i}", K + "InsertHeader", {"header": "h", "value.literal": literal}, None)
+        for i, literal in enumerate(
+            [
+                "1.50",
+                "-0",
+                "1e3",
+                "[1, 2,3]",
+                '["a","b"]',
+                "{a:1}",
+                '{"k": "v"}',
+                "2024-03-05",
+                "12:30:00.000Z",
+                "2024-03-05T12:30:00.000Z",
+                " spaced ",
+                "TRUE",
+                "null",
+                "99999999999999999999",
+                "3.4028236E38",
+                '"quoted"',
+                "",
+            ]
+        )
+    ],
+    case(
+        "p-topic-java-regex",
+        P + "TopicNameMatches",
+        {"pattern": "\\p{Lower}+\\.\\Qusers\\E"},
+        USER_VALUE,
+        predicate=True,
+    ),
+    case(
+        "regex-router-possessive", K + "RegexRouter", {"regex": "(\\w++)\\.(.*+)", "replacement": "$2-$1"}, USER_VALUE
+    ),
 ]

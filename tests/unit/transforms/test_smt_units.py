@@ -47,7 +47,7 @@ def test_schema_cache_reuses_derived_schema() -> None:
 def test_java_number_and_text_formats() -> None:
     assert [java_double(v) for v in (1.0, 1e7, 1.5e-4, 123.25, -0.0)] == ["1.0", "1.0E7", "1.5E-4", "123.25", "-0.0"]
     assert java_float(to_float32(1.1)) == "1.1"
-    assert literal_header("007") == b"7" and literal_header("x y") == b"x y"
+    assert literal_header("007") == b"7" and literal_header(" x y ") == b"x y" and literal_header("null") is None
     schema = Schema("struct", fields=(Field("a", Schema("int32")), Field("b", Schema("string"))))
     assert header_text({"a": 1, "b": 'q"t'}, schema) == b'{"a":1,"b":"q\\"t"}'
     assert header_text([1, "x", None]) == b'[1,"x",null]'
@@ -162,3 +162,17 @@ def test_chain_predicate_instances_are_per_transform() -> None:
     assert out is not None and out.headers == [("x", b"1"), ("h", b"1")]
     out = chain.apply(ConnectRecord("t", None, None, None, {"v": 1}))
     assert out is not None and out.headers == [("g", b"2")]
+
+
+def test_connect_record_replace_copies_every_field() -> None:
+    import dataclasses
+
+    record = ConnectRecord("t", None, 1, None, 2, 3, 4, [("h", b"1")], 5, "orig")
+    copy = record.replace()
+    assert [getattr(copy, f.name) for f in dataclasses.fields(ConnectRecord)] == [
+        getattr(record, f.name) for f in dataclasses.fields(ConnectRecord)
+    ]
+    assert copy.headers is not record.headers
+    assert record.replace(topic="u", headers=[]).topic == "u"
+    with pytest.raises(TypeError, match="no field"):
+        record.replace(nope=1)
