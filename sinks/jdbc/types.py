@@ -77,7 +77,8 @@ def value_converter(schema: Schema, family: str) -> Convert | None:
     if name == DBZ + "time.NanoTimestamp":
         return lambda v: _EPOCH + dt.timedelta(microseconds=v // 1000)
     if name == DBZ + "time.ZonedTimestamp":
-        return (lambda v: _naive_utc(_zoned(v))) if mysql else _zoned
+        # PostgreSQL parses the ISO-8601 text itself (COPY and parameters alike); MySQL needs naive UTC.
+        return (lambda v: _naive_utc(_zoned(v))) if mysql else None
     if name == DBZ + "time.ZonedTime":
         return (lambda v: dt.time.fromisoformat(v.rstrip("Z")[:15])) if mysql else None
     if name == DBZ + "time.MicroDuration":
