@@ -15,7 +15,7 @@ in one run:
 4. **the runtime alone**: the same topic into the ``discard`` sink (consume + convert + put, no target), in
    records/s: the framework's own cost.
 
-Prints rows/s for each and the sink/COPY ratios (target: insert ≥ 0.5× raw COPY).
+Prints rows/s for each and the sink/COPY ratios (target: insert >= 0.5 x raw COPY).
 Run: ``.venv/bin/python bench/jdbc_sink.py [--events 200000] [--batch-size 2000]``.
 """
 
