@@ -357,6 +357,10 @@ def _generate_struct_decoder(schema: Schema, replace_null: bool) -> Encoder:
                 lines.append(f"    if x{i} is not None and type(x{i}) is not T{i}: x{i} = full{i}(x{i})")
             else:
                 lines.append(f"    if x{i} is None or type(x{i}) is not T{i}: x{i} = full{i}(x{i})")
+        elif fs.optional and (fs.default is None or not replace_null):
+            namespace[f"nn{i}"] = _nonnull_decoder(fs, replace_null)
+            lines.append(f"    x{i} = g({f.name!r})")
+            lines.append(f"    if x{i} is not None: x{i} = nn{i}(x{i})")
         else:
             lines.append(f"    x{i} = full{i}(g({f.name!r}))")
     items = ", ".join(f"{f.name!r}: x{i}" for i, f in enumerate(schema.fields))

@@ -83,13 +83,20 @@ class Change:
     key: tuple[Any, ...] = ()
 
 
+_ENVELOPE_SCHEMAS: dict[int, tuple[Schema, bool]] = {}
+
+
 def is_envelope(schema: Schema | None, value: Any) -> bool:
     """A Debezium change event: a struct with before/after/op (the ``…Envelope`` schema)."""
     if schema is not None:
-        if schema.type != "struct":
-            return False
-        names = {f.name for f in schema.fields}
-        return {"before", "after", "op"} <= names
+        cached = _ENVELOPE_SCHEMAS.get(id(schema))
+        if cached is not None and cached[0] is schema:
+            return cached[1]
+        answer = schema.type == "struct" and {"before", "after", "op"} <= {f.name for f in schema.fields}
+        if len(_ENVELOPE_SCHEMAS) > 1024:
+            _ENVELOPE_SCHEMAS.clear()
+        _ENVELOPE_SCHEMAS[id(schema)] = (schema, answer)
+        return answer
     return isinstance(value, dict) and {"before", "after", "op"} <= value.keys()
 
 
@@ -104,12 +111,18 @@ class ChangeMapper:
         self._plans: dict[tuple[int, int], tuple[Schema | None, Schema, RowPlan]] = {}
         self._tables: dict[tuple[str, str, str, str], str] = {}
         self._last_table: dict[str, str] = {}
+        self._tables_by_topic: dict[str, str] = {}
 
     # -- table names ----------------------------------------------------------------------------------------------
 
     def table_name(self, record: ConnectRecord, source: dict[str, Any] | None) -> str:
         """``table.name.format`` with ``${topic}`` and ``${source.*}`` replaced, dots turned into underscores."""
         fmt = self.config.table_name_format
+        if "${source." not in fmt:
+            simple = self._tables_by_topic.get(record.topic)
+            if simple is None:
+                simple = self._tables_by_topic[record.topic] = fmt.replace("${topic}", record.topic).replace(".", "_")
+            return simple
         src = source or {}
         cache_key = (record.topic, str(src.get("db")), str(src.get("schema")), str(src.get("table")))
         name = self._tables.get(cache_key)
@@ -263,10 +276,17 @@ class ChangeMapper:
         return plan
 
 
+_FIELD_SCHEMAS: dict[tuple[int, str], tuple[Schema, Schema | None]] = {}
+
+
 def _field_schema(schema: Schema | None, name: str) -> Schema | None:
     if schema is None:
         return None
-    for f in schema.fields:
-        if f.name == name:
-            return f.schema
-    return None
+    cached = _FIELD_SCHEMAS.get((id(schema), name))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    found = next((f.schema for f in schema.fields if f.name == name), None)
+    if len(_FIELD_SCHEMAS) > 1024:
+        _FIELD_SCHEMAS.clear()
+    _FIELD_SCHEMAS[(id(schema), name)] = (schema, found)
+    return found
