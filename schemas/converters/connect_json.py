@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -256,13 +257,15 @@ def _nonnull_decoder(schema: Schema, replace_null: bool) -> Encoder:
     name = schema.name
     if name == logical.DECIMAL:
         scale = logical.decimal_scale(schema.parameters)
+        a2b_base64, int_from_bytes, exact = binascii.a2b_base64, int.from_bytes, logical.EXACT
 
         def dec_decimal(v: Any) -> Any:
-            if isinstance(v, str):
+            if type(v) is str:
                 try:
-                    return logical.bytes_to_decimal(base64.b64decode(v, validate=True), scale)
+                    raw = a2b_base64(v, strict_mode=True)
                 except (binascii.Error, ValueError) as exc:
                     raise ConversionError(f"Invalid bytes for Decimal field: {exc}") from None
+                return Decimal(int_from_bytes(raw, "big", signed=True)).scaleb(-scale, exact)
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 return logical.from_wire(logical.DECIMAL, None, v)
             raise ConversionError(f"Invalid type for Decimal: {type(v).__name__}")

@@ -215,3 +215,13 @@ def test_factory_names() -> None:
         build_converter("com.example.Nope", {}, False)
     with pytest.raises(ConfigError):
         build_converter("json", {"schemas.enable": "maybe"}, False)
+
+
+def test_long_decimals_are_exact() -> None:
+    """More digits than the default decimal context's 28: no rounding either way."""
+    schema = struct(
+        "s", [Field("n", Schema("bytes", name="org.apache.kafka.connect.data.Decimal", parameters={"scale": "10"}))]
+    )
+    value = {"n": decimal.Decimal("12345678901234567890123456789012345678.0123456789")}
+    conv = converter()
+    assert conv.to_connect("t", conv.from_connect("t", schema, value, []), [])[1] == value
