@@ -253,3 +253,44 @@ def test_postgres_to_postgres_through_unwrap(
             wait_equal(source_dsn, target_db["dsn"])
         finally:
             sink.stop()
+
+
+def test_validate_checks_the_target_database(postgres_server: Any, kafka_broker: Any, tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from engine_helpers import REPO
+
+    good = sink_config(
+        kafka_broker.bootstrap_servers,
+        {
+            "host": postgres_server.host,
+            "port": postgres_server.port,
+            "user": postgres_server.user,
+            "password": postgres_server.password,
+            "db": "postgres",
+        },
+        "validate_me",
+        "x",
+    )
+    bad = json.loads(json.dumps(good))
+    bad["config"]["connection.password"] = "wrong-password"
+    bad["config"]["connection.url"] = bad["config"]["connection.url"].replace("/postgres", "/no_such_db")
+    results = []
+    for name, doc in (("good", good), ("bad", bad)):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(doc))
+        results.append(
+            subprocess.run(
+                [sys.executable, "-m", "cdc.cli", "validate", "--config", str(path)],
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        )
+    assert results[0].returncode == 0, results[0].stdout + results[0].stderr
+    assert "OK   connection" in results[0].stdout and "OK   kafka" in results[0].stdout
+    assert results[1].returncode == 1 and "FAIL connection" in results[1].stdout
+    assert "wrong-password" not in results[1].stdout + results[1].stderr
