@@ -339,12 +339,36 @@ _EXACT_TYPES: dict[str, type] = {
 }
 
 
+def _plain_field_types(schema: Schema, replace_null: bool) -> tuple[frozenset[type], ...] | None:
+    """Per field, the exact Python types its JSON value may have without any conversion (a bool is not an int
+    here, an int is not a float); None if some field always needs a conversion."""
+    out = []
+    for f in schema.fields:
+        fs = f.schema
+        exact = _EXACT_TYPES.get(fs.type)
+        if exact is None or fs.name in logical.LOGICAL_NAMES:
+            return None
+        nullable = fs.optional and (fs.default is None or not replace_null)
+        out.append(frozenset({exact, type(None)}) if nullable else frozenset({exact}))
+    return tuple(out)
+
+
 def _generate_struct_decoder(schema: Schema, replace_null: bool) -> Encoder:
     """A struct decoder as straight-line generated code: one local per field, an exact-type check on the common
     path and the full per-field decoder only for nulls, logical types and unexpected types (about 3x faster than a
     loop over per-field closures, which matters at the sink's per-record cost)."""
     namespace: dict[str, Any] = {"ConversionError": ConversionError, "describe": _describe(schema)}
-    lines = ["def dec_struct(v):", "    if type(v) is not dict:"]
+    lines = ["def dec_struct(v):"]
+    plain_types = _plain_field_types(schema, replace_null)
+    if plain_types is not None:
+        # Every field is a JSON-native primitive: when the object has exactly the schema's keys, in order, with
+        # values of exactly the right types (checked in C: map over type()), it already is the Connect value.
+        namespace["NAMES"] = tuple(f.name for f in schema.fields)
+        namespace["TYPES"] = plain_types
+        namespace["member"] = frozenset.__contains__
+        lines.append("    if type(v) is dict and tuple(v) == NAMES and all(map(member, TYPES, map(type, v.values()))):")
+        lines.append("        return v")
+    lines.append("    if type(v) is not dict:")
     lines.append("        raise ConversionError(f'Invalid value for struct {describe}: {type(v).__name__}')")
     lines.append("    g = v.get")
     for i, f in enumerate(schema.fields):
