@@ -127,7 +127,8 @@ class SinkRuntime:
         self._paused_by_task: set[TP] = set()
         self._to_commit: dict[TP, int] = {}  # next offset per partition, for everything put so far
         self._committed: dict[TP, int] = {}
-        self._current_raw: dict[tuple[str, int, int], Message] = {}
+        self._current_batch: list[Message] = []  # the batch being put: the raw bytes of records a task rejects
+        self._current_index: dict[tuple[Any, Any, Any], Message] | None = None
         self._revoked_during_batch = False
 
     # -- control ------------------------------------------------------------------------------------------------
@@ -289,7 +290,6 @@ class SinkRuntime:
         self, batch: list[Message], key_converter: Converter, value_converter: Converter, chain: Chain | None
     ) -> None:
         records: list[ConnectRecord] = []
-        by_position: dict[tuple[str, int, int], Message] = {}
         positions: dict[TP, int] = {}
         assigned = self._assigned
         key_to_connect, value_to_connect = key_converter.to_connect, value_converter.to_connect
@@ -303,7 +303,6 @@ class SinkRuntime:
             if tp not in assigned:
                 continue  # revoked while this batch was prepared: the new owner reads it
             positions[tp] = offset + 1
-            by_position[(topic, partition, offset)] = msg
             raw_headers = msg.headers()
             headers: list[Header] = _headers(msg) if raw_headers else []
             ts_type, ts = msg.timestamp()
@@ -332,12 +331,12 @@ class SinkRuntime:
             if record is not None:
                 records.append(record)
         self.records_consumed += len(batch)
-        self._current_raw = by_position
+        self._current_batch, self._current_index = batch, None
         try:
             if records:
                 self._put_with_retry(records)
         finally:
-            self._current_raw = {}
+            self._current_batch, self._current_index = [], None
         for tp, next_offset in positions.items():
             if tp in assigned:
                 self._to_commit[tp] = next_offset
@@ -518,7 +517,9 @@ class SinkRuntime:
         errors = self._errors
         assert errors is not None
         topic = record.original_topic or record.topic
-        msg = self._current_raw.get((topic, record.partition or 0, record.kafka_offset or 0))
+        if self._current_index is None:  # built on the first rejection of a batch only
+            self._current_index = {(m.topic(), m.partition(), m.offset()): m for m in self._current_batch}
+        msg = self._current_index.get((topic, record.partition, record.kafka_offset))
         raw = _raw(msg) if msg is not None else self._reserialize(record, topic)
         errors.report(Stage.TASK_PUT, self.engine.connector_class, raw, error)
 
