@@ -208,6 +208,10 @@ class SinkRuntime:
                 messages = consumer.consume(batch_records, 0.5)
                 if messages:
                     self._process(messages, key_converter, value_converter, chain, batch_bytes)
+                elif self._assigned:
+                    # As Connect does, an idle poll still calls put (with no records): tasks get a regular chance
+                    # to resume paused partitions or flush time-based buffers.
+                    self._put_with_retry([])
                 now = time.monotonic()
                 if now - last_commit >= interval_s:
                     self._commit("interval")
