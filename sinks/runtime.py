@@ -127,6 +127,7 @@ class SinkRuntime:
         self._paused_by_task: set[TP] = set()
         self._to_commit: dict[TP, int] = {}  # next offset per partition, for everything put so far
         self._committed: dict[TP, int] = {}
+        self._converters: tuple[Converter, Converter] | None = None
         self._current_batch: list[Message] = []  # the batch being put: the raw bytes of records a task rejects
         self._current_index: dict[tuple[Any, Any, Any], Message] | None = None
         self._revoked_during_batch = False
@@ -174,6 +175,7 @@ class SinkRuntime:
     def _run_worker(self) -> None:
         engine = self.engine
         key_converter, value_converter, chain, task = self._build()
+        self._converters = (key_converter, value_converter)
         self._key_class = canonical_converter_class(engine.worker.key_converter) or engine.worker.key_converter
         self._value_class = canonical_converter_class(engine.worker.value_converter) or engine.worker.value_converter
         settings, java_only = consumer_settings(engine)
@@ -530,15 +532,11 @@ class SinkRuntime:
     def _reserialize(self, record: ConnectRecord, topic: str) -> RawRecord:
         # The raw bytes are kept only for the batch in progress; a record reported later (from flush) is written
         # back with the worker's converters, as Connect's reporter does with its converters.
-        worker = self.engine.worker
         key = value = None
         try:
-            key = build_converter(worker.key_converter, worker.converter_properties(True), True).from_connect(
-                record.topic, record.key_schema, record.key, record.headers
-            )
-            value = build_converter(worker.value_converter, worker.converter_properties(False), False).from_connect(
-                record.topic, record.value_schema, record.value, record.headers
-            )
+            assert self._converters is not None
+            key = self._converters[0].from_connect(record.topic, record.key_schema, record.key, record.headers)
+            value = self._converters[1].from_connect(record.topic, record.value_schema, record.value, record.headers)
         except CdcError as exc:
             log.warning("could not re-serialize a rejected record for the dead-letter topic: %s", exc)
         return RawRecord(

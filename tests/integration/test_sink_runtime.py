@@ -284,3 +284,39 @@ def test_a_rebalance_flushes_and_commits_the_revoked_partitions(kafka_broker: An
         a.stop()
         if b is not None:
             b.stop()
+
+
+class RejectsInFlush(RecordingTask):
+    """Buffers in put and rejects id 2 only when flushing (as bulk-writing sinks do)."""
+
+    def put(self, records: Any) -> None:
+        self.records += list(records)
+
+    def flush(self) -> None:
+        assert self.context is not None
+        for record in [r for r in self.records if r.key["id"] == 2]:
+            self.context.report(record, ValueError("rejected at flush"))
+        self.records = [r for r in self.records if r.key["id"] != 2]
+        super().flush()
+
+
+def test_a_record_rejected_after_put_is_dead_lettered_with_its_original_bytes(kafka_broker: Any) -> None:
+    bootstrap = kafka_broker.bootstrap_servers
+    topic, dlq, name = unique("src"), unique("dlq"), unique("sink")
+    create_topic(bootstrap, topic)
+    produce(bootstrap, topic, [(key(i), value(i)) for i in range(4)])
+    task = RejectsInFlush()
+    doc = sink_document(
+        bootstrap,
+        name,
+        topics=topic,
+        **{"errors.tolerance": "all", "errors.deadletterqueue.topic.name": dlq},
+    )
+    sink = SinkThread(doc, task).start()
+    try:
+        wait_until(lambda: committed(bootstrap, f"connect-{name}", topic) == [4], what="offset 4 committed")
+    finally:
+        sink.stop()
+    (dead,) = read_messages(bootstrap, dlq)
+    # Re-serialized with the worker's converters: JsonConverter gives back the very bytes that were consumed.
+    assert (dead.key(), dead.value()) == (key(2), value(2))
