@@ -527,7 +527,7 @@ class SinkRuntime:
             self._current_index = {(m.topic(), m.partition(), m.offset()): m for m in self._current_batch}
         msg = self._current_index.get((topic, record.partition, record.kafka_offset))
         raw = _raw(msg) if msg is not None else self._reserialize(record, topic)
-        errors.report(Stage.TASK_PUT, self.engine.connector_class, raw, error)
+        errors.report(Stage.TASK_PUT, self.config.connector_class, raw, error)  # the class as the user wrote it
 
     def _reserialize(self, record: ConnectRecord, topic: str) -> RawRecord:
         # The raw bytes are kept only for the batch in progress; a record reported later (from flush) is written
