@@ -80,3 +80,13 @@ def test_jdbc_urls() -> None:
     for bad in ("postgresql://x/db", "jdbc:postgresql://x", "jdbc:postgresql://a,b/db"):
         with pytest.raises(ConfigError):
             parse_jdbc_url(bad)
+
+
+def test_transform_problems_are_reported_with_the_sink_config() -> None:
+    pytest.importorskip("sinks.transforms.chain")
+    doc = jdbc(
+        **{"transforms": "unwrap,route", "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState"}
+    )
+    with pytest.raises(ConfigError) as info:
+        load_engine_config(None, document=doc)
+    assert any("transforms.route" in p for p in info.value.problems), info.value.problems
