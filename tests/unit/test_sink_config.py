@@ -90,3 +90,16 @@ def test_transform_problems_are_reported_with_the_sink_config() -> None:
     with pytest.raises(ConfigError) as info:
         load_engine_config(None, document=doc)
     assert any("transforms.route" in p for p in info.value.problems), info.value.problems
+
+
+def test_consumer_settings_are_layered() -> None:
+    from sinks.runtime import consumer_settings
+
+    doc = jdbc(**{"consumer.override.fetch.max.bytes": "1000", "consumer.override.max.poll.records": "50"})
+    doc["worker"] = {"bootstrap.servers": "k:9092", "consumer.fetch.max.bytes": "2000", "consumer.client.rack": "r1"}
+    settings, java_only = consumer_settings(load_engine_config(None, document=doc))
+    assert settings["group.id"] == "connect-s" and settings["partition.assignment.strategy"] == "cooperative-sticky"
+    assert settings["enable.auto.commit"] is False and settings["auto.offset.reset"] == "earliest"
+    assert settings["fetch.max.bytes"] == "1000"  # the connector's override wins over the worker's consumer.*
+    assert settings["client.rack"] == "r1"
+    assert java_only == {"max.poll.records": "50"} and "max.poll.records" not in settings
