@@ -427,12 +427,18 @@ class SinkRuntime:
         consumer = self._consumer
         assert consumer is not None
         deadline = time.monotonic() + seconds
+        rewound: set[TP] = set()
         while time.monotonic() < deadline and not self._stop.is_set():
             for msg in consumer.consume(100, min(0.2, max(0.0, deadline - time.monotonic()))):
-                # Only an already-fetched message of a partition paused just now can arrive; it was not put, its
-                # offset is not recorded, so it is read again after the next seek/rebalance or restart.
-                if msg.error() is None:
-                    consumer.seek(TopicPartition(str(msg.topic()), int(msg.partition() or 0), int(msg.offset() or 0)))
+                # Only an already-fetched message of a partition paused just now can arrive. It was not put and its
+                # offset is not recorded: rewind the partition to the first such message (later ones of the same
+                # partition follow it), so it is fetched again after the resume.
+                if msg.error() is not None:
+                    continue
+                tp = (str(msg.topic()), int(msg.partition() or 0))
+                if tp not in rewound:
+                    rewound.add(tp)
+                    consumer.seek(TopicPartition(tp[0], tp[1], int(msg.offset() or 0)))
 
     # -- offsets ---------------------------------------------------------------------------------------------------
 

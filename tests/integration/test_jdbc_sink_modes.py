@@ -173,3 +173,48 @@ def test_constraint_violation_goes_to_the_dead_letter_topic(kafka_broker: Any, t
     assert headers["__connect.errors.stage"] == b"TASK_PUT"
     assert headers["__connect.errors.exception.class.name"] == b"psycopg.errors.CheckViolation"
     assert headers["__connect.errors.class.name"] == b"jdbc"
+
+
+def test_target_crash_is_retried_without_loss(kafka_broker: Any) -> None:
+    """The target PostgreSQL crashes (immediate shutdown) and comes back while the sink writes: the failed batch
+    is retried after reconnecting, nothing is lost, the sink keeps running."""
+    from servers import PostgresServer
+
+    kafka, topic = kafka_broker.bootstrap_servers, unique("crash")
+    create_topic(kafka, topic, partitions=2)
+    produce(kafka, topic, [flat(i, f"n{i}") for i in range(1000)])
+    with PostgresServer().start() as pg:
+        pg.create_database("crash")
+        target = {
+            "url": f"jdbc:postgresql://{pg.host}:{pg.port}/crash",
+            "user": pg.user,
+            "password": pg.password,
+            "dsn": pg.dsn("crash"),
+        }
+        doc = {
+            "name": unique("jdbc"),
+            "config": {
+                "connector.class": "jdbc",
+                "connection.url": target["url"],
+                "connection.username": target["user"],
+                "connection.password": target["password"],
+                "topics": topic,
+                "schema.evolution": "basic",
+                "table.name.format": "t",
+                "insert.mode": "upsert",
+                "primary.key.mode": "record_key",
+                "batch.size": "50",
+                "consumer.override.session.timeout.ms": "6000",
+            },
+            "worker": {"bootstrap.servers": kafka, "offset.flush.interval.ms": 500},
+        }
+        sink = SinkThread(doc).start()
+        try:
+            wait_until(lambda: len(rows(target["dsn"])) > 0, 60, "the first rows")
+            pg.restart(mode="immediate")
+            produce(kafka, topic, [flat(i, f"n{i}") for i in range(1000, 1500)])
+            wait_until(lambda: len(rows(target["dsn"])) == 1500, 120, "all 1500 rows after the crash")
+            assert sink.error is None and sink.runtime._task is not None  # still running, not restarted from scratch
+            assert rows(target["dsn"], "SELECT count(*) FROM t WHERE name = 'n' || id") == [(1500,)]
+        finally:
+            sink.stop()
