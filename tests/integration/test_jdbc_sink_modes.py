@@ -183,7 +183,10 @@ def test_target_crash_is_retried_without_loss(kafka_broker: Any) -> None:
     kafka, topic = kafka_broker.bootstrap_servers, unique("crash")
     create_topic(kafka, topic, partitions=2)
     produce(kafka, topic, [flat(i, f"n{i}") for i in range(1000)])
-    with PostgresServer().start() as pg:
+    # Durable commits: the test servers run with fsync/synchronous_commit off, and a crash would then lose
+    # transactions the server had acknowledged, which no client can detect.
+    durable = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+    with PostgresServer().start(extra_conf=durable) as pg:
         pg.create_database("crash")
         target = {
             "url": f"jdbc:postgresql://{pg.host}:{pg.port}/crash",
