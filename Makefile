@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 # Lint only the source packages that exist (some may not be created yet).
 LINT_PKGS := $(wildcard cdc schemas snapshot sinks servers)
 
-.PHONY: setup test demo lint bench test-slot-wal soak faults
+.PHONY: setup test demo lint bench test-slot-wal soak faults bench-sink
 
 setup:
 	bash scripts/bootstrap.sh
@@ -36,3 +36,6 @@ faults: setup
 # against the stored offsets (docs/reliability.md). About 10-15 minutes.
 soak: setup
 	$(PYTHON) tests/faults/soak.py --cycles 100
+
+bench-sink: setup
+	$(PYTHON) bench/jdbc_sink.py

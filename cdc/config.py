@@ -51,6 +51,10 @@ LEGACY_CONNECTOR_PROPERTIES = {
 # snapshot.mode values renamed since Debezium 1.x.
 LEGACY_SNAPSHOT_MODES = {"exported": "initial"}
 
+# Placeholders that Connect and Debezium properties use as templates (``table.name.format=${topic}``,
+# TimestampRouter's ``topic.format=${topic}-${timestamp}``): never environment variables.
+TEMPLATE_PLACEHOLDERS = frozenset({"topic", "timestamp"})
+
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -137,6 +141,8 @@ def interpolate(value: Any, problems: list[str], where: str = "") -> Any:
 
         def substitute(match: re.Match[str]) -> str:
             var, default = match.group(1), match.group(2)
+            if var in TEMPLATE_PLACEHOLDERS and default is None:
+                return match.group(0)  # a Connect/Debezium template (table.name.format=${topic}), kept as is
             if var in os.environ:
                 return os.environ[var]
             if default is not None:

@@ -65,7 +65,8 @@ class SinkConnectorConfig(BaseModel):
         0,
         alias="errors.retry.timeout",
         ge=-1,
-        description="How long (ms) a retriable failure of a conversion, transform or write is retried; "
+        description="How long (ms) a retriable failure of a converter or transform is retried (writes the target "
+        "reports as retriable are retried until they succeed, partitions paused); "
         "0 = no retries, -1 = forever",
     )
     errors_retry_delay_max_ms: int = Field(

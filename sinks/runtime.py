@@ -127,7 +127,9 @@ class SinkRuntime:
         self._paused_by_task: set[TP] = set()
         self._to_commit: dict[TP, int] = {}  # next offset per partition, for everything put so far
         self._committed: dict[TP, int] = {}
-        self._current_raw: dict[tuple[str, int, int], RawRecord] = {}
+        self._converters: tuple[Converter, Converter] | None = None
+        self._current_batch: list[Message] = []  # the batch being put: the raw bytes of records a task rejects
+        self._current_index: dict[tuple[Any, Any, Any], Message] | None = None
         self._revoked_during_batch = False
 
     # -- control ------------------------------------------------------------------------------------------------
@@ -173,6 +175,7 @@ class SinkRuntime:
     def _run_worker(self) -> None:
         engine = self.engine
         key_converter, value_converter, chain, task = self._build()
+        self._converters = (key_converter, value_converter)
         self._key_class = canonical_converter_class(engine.worker.key_converter) or engine.worker.key_converter
         self._value_class = canonical_converter_class(engine.worker.value_converter) or engine.worker.value_converter
         settings, java_only = consumer_settings(engine)
@@ -207,6 +210,10 @@ class SinkRuntime:
                 messages = consumer.consume(batch_records, 0.5)
                 if messages:
                     self._process(messages, key_converter, value_converter, chain, batch_bytes)
+                elif self._assigned:
+                    # As Connect does, an idle poll still calls put (with no records): tasks get a regular chance
+                    # to resume paused partitions or flush time-based buffers.
+                    self._put_with_retry([])
                 now = time.monotonic()
                 if now - last_commit >= interval_s:
                     self._commit("interval")
@@ -288,61 +295,97 @@ class SinkRuntime:
     def _process_batch(
         self, batch: list[Message], key_converter: Converter, value_converter: Converter, chain: Chain | None
     ) -> None:
-        errors = self._errors
-        assert errors is not None
         records: list[ConnectRecord] = []
-        raws: dict[tuple[str, int, int], RawRecord] = {}
         positions: dict[TP, int] = {}
-        key_class, value_class = self._key_class, self._value_class
+        assigned = self._assigned
+        key_to_connect, value_to_connect = key_converter.to_connect, value_converter.to_connect
+        apply = chain.apply if chain is not None else None
         for msg in batch:
-            topic, partition, offset = str(msg.topic()), int(msg.partition() or 0), int(msg.offset() or 0)
-            if (topic, partition) not in self._assigned:
+            # Messages without an error always have a topic, partition and offset (the stubs say Optional).
+            topic: str = msg.topic()  # type: ignore[assignment]
+            partition: int = msg.partition()  # type: ignore[assignment]
+            offset: int = msg.offset()  # type: ignore[assignment]
+            tp = (topic, partition)
+            if tp not in assigned:
                 continue  # revoked while this batch was prepared: the new owner reads it
-            positions[(topic, partition)] = offset + 1
-            headers: list[Header] = _headers(msg)
+            positions[tp] = offset + 1
+            raw_headers = msg.headers()
+            headers: list[Header] = _headers(msg) if raw_headers else []
             ts_type, ts = msg.timestamp()
-            raw = RawRecord(topic, partition, offset, ts if ts_type else None, msg.key(), msg.value(), headers)
-            raws[(topic, partition, offset)] = raw
-            ok, key_pair = errors.execute(
-                Stage.KEY_CONVERTER, key_class, raw, partial(key_converter.to_connect, topic, raw.key, headers)
-            )
-            if not ok or key_pair is None:
-                continue
-            ok, value_pair = errors.execute(
-                Stage.VALUE_CONVERTER, value_class, raw, partial(value_converter.to_connect, topic, raw.value, headers)
-            )
-            if not ok or value_pair is None:
-                continue
-            record = ConnectRecord(
-                topic,
-                key_pair[0],
-                key_pair[1],
-                value_pair[0],
-                value_pair[1],
-                partition,
-                raw.timestamp,
-                headers,
-                offset,
-                topic,
-            )
-            if chain is not None:
-                ok, transformed = errors.execute(
-                    Stage.TRANSFORMATION, _transform_class(chain), raw, partial(chain.apply, record)
+            # The common case in one try block; any failure replays the message through the error handler, stage
+            # by stage (retries, tolerance, dead-letter topic). Converters and transforms are deterministic, so
+            # running a stage again is harmless.
+            try:
+                key_schema, key = key_to_connect(topic, msg.key(), headers)
+                value_schema, value = value_to_connect(topic, msg.value(), headers)
+                record: ConnectRecord | None = ConnectRecord(
+                    topic,
+                    key_schema,
+                    key,
+                    value_schema,
+                    value,
+                    partition,
+                    ts if ts_type else None,
+                    headers,
+                    offset,
+                    topic,
                 )
-                if not ok or transformed is None:
-                    continue
-                record = transformed
-            records.append(record)
+                if apply is not None:
+                    record = apply(record)  # type: ignore[arg-type]
+            except Exception:  # noqa: BLE001 - handled record by record below, per errors.tolerance
+                record = self._convert_carefully(msg, key_converter, value_converter, chain)
+            if record is not None:
+                records.append(record)
         self.records_consumed += len(batch)
-        self._current_raw = raws
+        self._current_batch, self._current_index = batch, None
         try:
             if records:
                 self._put_with_retry(records)
         finally:
-            self._current_raw = {}
+            self._current_batch, self._current_index = [], None
         for tp, next_offset in positions.items():
-            if tp in self._assigned:
+            if tp in assigned:
                 self._to_commit[tp] = next_offset
+
+    def _convert_carefully(
+        self, msg: Message, key_converter: Converter, value_converter: Converter, chain: Chain | None
+    ) -> ConnectRecord | None:
+        """One message through the error handler, stage by stage; None when it was tolerated (or dropped)."""
+        errors = self._errors
+        assert errors is not None
+        raw = _raw(msg)
+        topic, headers = raw.topic, raw.headers
+        ok, key_pair = errors.execute(
+            Stage.KEY_CONVERTER, self._key_class, raw, partial(key_converter.to_connect, topic, raw.key, headers)
+        )
+        if not ok or key_pair is None:
+            return None
+        ok, value_pair = errors.execute(
+            Stage.VALUE_CONVERTER,
+            self._value_class,
+            raw,
+            partial(value_converter.to_connect, topic, raw.value, headers),
+        )
+        if not ok or value_pair is None:
+            return None
+        record = ConnectRecord(
+            topic,
+            key_pair[0],
+            key_pair[1],
+            value_pair[0],
+            value_pair[1],
+            raw.partition,
+            raw.timestamp,
+            headers,
+            raw.offset,
+            topic,
+        )
+        if chain is None:
+            return record
+        ok, transformed = errors.execute(
+            Stage.TRANSFORMATION, _transform_class(chain), raw, partial(chain.apply, record)
+        )
+        return transformed if ok else None
 
     def _put_with_retry(self, records: list[ConnectRecord]) -> None:
         task = self._task
@@ -384,12 +427,18 @@ class SinkRuntime:
         consumer = self._consumer
         assert consumer is not None
         deadline = time.monotonic() + seconds
+        rewound: set[TP] = set()
         while time.monotonic() < deadline and not self._stop.is_set():
             for msg in consumer.consume(100, min(0.2, max(0.0, deadline - time.monotonic()))):
-                # Only an already-fetched message of a partition paused just now can arrive; it was not put, its
-                # offset is not recorded, so it is read again after the next seek/rebalance or restart.
-                if msg.error() is None:
-                    consumer.seek(TopicPartition(str(msg.topic()), int(msg.partition() or 0), int(msg.offset() or 0)))
+                # Only an already-fetched message of a partition paused just now can arrive. It was not put and its
+                # offset is not recorded: rewind the partition to the first such message (later ones of the same
+                # partition follow it), so it is fetched again after the resume.
+                if msg.error() is not None:
+                    continue
+                tp = (str(msg.topic()), int(msg.partition() or 0))
+                if tp not in rewound:
+                    rewound.add(tp)
+                    consumer.seek(TopicPartition(tp[0], tp[1], int(msg.offset() or 0)))
 
     # -- offsets ---------------------------------------------------------------------------------------------------
 
@@ -480,23 +529,20 @@ class SinkRuntime:
         errors = self._errors
         assert errors is not None
         topic = record.original_topic or record.topic
-        raw = self._current_raw.get((topic, record.partition or 0, record.kafka_offset or 0))
-        if raw is None:
-            raw = self._reserialize(record, topic)
-        errors.report(Stage.TASK_PUT, self.engine.connector_class, raw, error)
+        if self._current_index is None:  # built on the first rejection of a batch only
+            self._current_index = {(m.topic(), m.partition(), m.offset()): m for m in self._current_batch}
+        msg = self._current_index.get((topic, record.partition, record.kafka_offset))
+        raw = _raw(msg) if msg is not None else self._reserialize(record, topic)
+        errors.report(Stage.TASK_PUT, self.config.connector_class, raw, error)  # the class as the user wrote it
 
     def _reserialize(self, record: ConnectRecord, topic: str) -> RawRecord:
         # The raw bytes are kept only for the batch in progress; a record reported later (from flush) is written
         # back with the worker's converters, as Connect's reporter does with its converters.
-        worker = self.engine.worker
         key = value = None
         try:
-            key = build_converter(worker.key_converter, worker.converter_properties(True), True).from_connect(
-                record.topic, record.key_schema, record.key, record.headers
-            )
-            value = build_converter(worker.value_converter, worker.converter_properties(False), False).from_connect(
-                record.topic, record.value_schema, record.value, record.headers
-            )
+            assert self._converters is not None
+            key = self._converters[0].from_connect(record.topic, record.key_schema, record.key, record.headers)
+            value = self._converters[1].from_connect(record.topic, record.value_schema, record.value, record.headers)
         except CdcError as exc:
             log.warning("could not re-serialize a rejected record for the dead-letter topic: %s", exc)
         return RawRecord(
@@ -514,6 +560,20 @@ class SinkRuntime:
         if self._consumer is not None and tp in self._paused_by_task:
             self._consumer.resume([TopicPartition(tp[0], tp[1])])
             self._paused_by_task.discard(tp)
+
+
+def _raw(msg: Message) -> RawRecord:
+    """A consumed message as the error handler keeps it."""
+    ts_type, ts = msg.timestamp()
+    return RawRecord(
+        str(msg.topic()),
+        int(msg.partition() or 0),
+        int(msg.offset() or 0),
+        ts if ts_type else None,
+        msg.key(),
+        msg.value(),
+        _headers(msg),
+    )
 
 
 def _headers(msg: Message) -> list[Header]:

@@ -7,6 +7,8 @@ commits. Call order, always from the runtime's one worker thread:
 1. ``start(context)`` once, before anything else;
 2. ``open(partitions)`` when partitions are assigned (at start-up and after every rebalance);
 3. ``put(records)`` with each batch of converted, transformed records, in partition offset order (per-key order);
+   also with an empty list when a poll brought nothing (as in Connect), so a task can resume partitions or
+   flush time-based buffers;
 4. ``flush()`` before the runtime commits consumer offsets: everything given to ``put`` so far must be durable
    when it returns; offsets are committed only after it returned;
 5. ``close(partitions)`` when partitions are revoked (after a final ``flush``);

@@ -190,11 +190,15 @@ class AvroConverter:
         return schema, from_avro_value(schema, datum)
 
     def _fetch(self, schema_id: int) -> tuple[Schema, Any]:
+        from confluent_kafka.schema_registry.error import SchemaRegistryError
+
         try:
             registered = self.client.get_schema(schema_id)
             avro = json.loads(registered.schema_str)
-        except Exception as exc:  # noqa: BLE001 - unknown id, transport error: this record cannot be read
+        except (SchemaRegistryError, ValueError) as exc:  # unknown id, unreadable schema: this record is bad
             raise ConversionError(f"cannot fetch Avro schema id {schema_id}: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - transport errors vary by client version: retry (errors.retry.*)
+            raise RetriableError(f"schema registry unreachable fetching id {schema_id}: {exc}") from None
         entry = (avro_to_connect(avro), fastavro.parse_schema(avro))
         self._readers[schema_id] = entry
         return entry

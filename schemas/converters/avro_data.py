@@ -324,7 +324,7 @@ def to_avro_value(schema: Schema | None, value: Any) -> Any:
         import decimal
 
         scale = logical.decimal_scale(schema.parameters)
-        return decimal.Decimal(value).quantize(decimal.Decimal(1).scaleb(-scale))
+        return decimal.Decimal(value).quantize(decimal.Decimal(1).scaleb(-scale), context=logical.EXACT)
     return value
 
 

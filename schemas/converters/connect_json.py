@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -256,13 +257,15 @@ def _nonnull_decoder(schema: Schema, replace_null: bool) -> Encoder:
     name = schema.name
     if name == logical.DECIMAL:
         scale = logical.decimal_scale(schema.parameters)
+        a2b_base64, int_from_bytes, exact = binascii.a2b_base64, int.from_bytes, logical.EXACT
 
         def dec_decimal(v: Any) -> Any:
-            if isinstance(v, str):
+            if type(v) is str:
                 try:
-                    return logical.bytes_to_decimal(base64.b64decode(v, validate=True), scale)
+                    raw = a2b_base64(v, strict_mode=True)
                 except (binascii.Error, ValueError) as exc:
                     raise ConversionError(f"Invalid bytes for Decimal field: {exc}") from None
+                return Decimal(int_from_bytes(raw, "big", signed=True)).scaleb(-scale, exact)
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 return logical.from_wire(logical.DECIMAL, None, v)
             raise ConversionError(f"Invalid type for Decimal: {type(v).__name__}")
@@ -290,15 +293,7 @@ def _nonnull_decoder(schema: Schema, replace_null: bool) -> Encoder:
 
         return dec_bytes
     if typ == "struct":
-        fields = [(f.name, compile_decoder(f.schema, replace_null)) for f in schema.fields]
-
-        def dec_struct(v: Any) -> Any:
-            if not isinstance(v, dict):
-                raise ConversionError(f"Invalid value for struct {_describe(schema)}: {type(v).__name__}")
-            get = v.get
-            return {fname: dec(get(fname)) for fname, dec in fields}
-
-        return dec_struct
+        return _generate_struct_decoder(schema, replace_null)
     if typ == "array":
         assert schema.items is not None
         item = compile_decoder(schema.items, replace_null)
@@ -332,6 +327,76 @@ def _nonnull_decoder(schema: Schema, replace_null: bool) -> Encoder:
     return dec_primitive
 
 
+_EXACT_TYPES: dict[str, type] = {
+    "boolean": bool,
+    "int8": int,
+    "int16": int,
+    "int32": int,
+    "int64": int,
+    "float32": float,
+    "float64": float,
+    "string": str,
+}
+
+
+def _plain_field_types(schema: Schema, replace_null: bool) -> tuple[frozenset[type], ...] | None:
+    """Per field, the exact Python types its JSON value may have without any conversion (a bool is not an int
+    here, an int is not a float); None if some field always needs a conversion."""
+    out = []
+    for f in schema.fields:
+        fs = f.schema
+        exact = _EXACT_TYPES.get(fs.type)
+        if exact is None or fs.name in logical.LOGICAL_NAMES:
+            return None
+        nullable = fs.optional and (fs.default is None or not replace_null)
+        out.append(frozenset({exact, type(None)}) if nullable else frozenset({exact}))
+    return tuple(out)
+
+
+def _generate_struct_decoder(schema: Schema, replace_null: bool) -> Encoder:
+    """A struct decoder as straight-line generated code: one local per field, an exact-type check on the common
+    path and the full per-field decoder only for nulls, logical types and unexpected types (about 3x faster than a
+    loop over per-field closures, which matters at the sink's per-record cost)."""
+    namespace: dict[str, Any] = {"ConversionError": ConversionError, "describe": _describe(schema)}
+    lines = ["def dec_struct(v):"]
+    plain_types = _plain_field_types(schema, replace_null)
+    if plain_types is not None:
+        # Every field is a JSON-native primitive: when the object has exactly the schema's keys, in order, with
+        # values of exactly the right types (checked in C: map over type()), it already is the Connect value.
+        namespace["NAMES"] = tuple(f.name for f in schema.fields)
+        namespace["TYPES"] = plain_types
+        namespace["member"] = frozenset.__contains__
+        lines.append("    if type(v) is dict and tuple(v) == NAMES and all(map(member, TYPES, map(type, v.values()))):")
+        lines.append("        return v")
+    lines.append("    if type(v) is not dict:")
+    lines.append("        raise ConversionError(f'Invalid value for struct {describe}: {type(v).__name__}')")
+    lines.append("    g = v.get")
+    for i, f in enumerate(schema.fields):
+        fs = f.schema
+        full = compile_decoder(fs, replace_null)
+        namespace[f"full{i}"] = full
+        exact = _EXACT_TYPES.get(fs.type)
+        plain = exact is not None and fs.name not in logical.LOGICAL_NAMES
+        if plain:
+            namespace[f"T{i}"] = exact
+            lines.append(f"    x{i} = g({f.name!r})")
+            if fs.optional and (fs.default is None or not replace_null):
+                lines.append(f"    if x{i} is not None and type(x{i}) is not T{i}: x{i} = full{i}(x{i})")
+            else:
+                lines.append(f"    if x{i} is None or type(x{i}) is not T{i}: x{i} = full{i}(x{i})")
+        elif fs.optional and (fs.default is None or not replace_null):
+            namespace[f"nn{i}"] = _nonnull_decoder(fs, replace_null)
+            lines.append(f"    x{i} = g({f.name!r})")
+            lines.append(f"    if x{i} is not None: x{i} = nn{i}(x{i})")
+        else:
+            lines.append(f"    x{i} = full{i}(g({f.name!r}))")
+    items = ", ".join(f"{f.name!r}: x{i}" for i, f in enumerate(schema.fields))
+    lines.append(f"    return {{{items}}}")
+    exec("\n".join(lines), namespace)
+    decoder: Encoder = namespace["dec_struct"]
+    return decoder
+
+
 # ---------------------------------------------------------------------------------------------------------------
 
 
@@ -350,6 +415,7 @@ class JsonConverter:
         self._encoders: dict[int, tuple[Schema, Encoder, PreparedSchema]] = {}
         # Keyed by the exact schema bytes of incoming messages: the compiled schema and payload decoder.
         self._decoders: dict[bytes, tuple[Schema | None, Encoder | None]] = {}
+        self._last: tuple[bytes, tuple[Schema | None, Encoder | None]] | None = None
 
     def configure(self, properties: Mapping[str, str], is_key: bool) -> None:
         """Read ``schemas.enable``, ``replace.null.with.default`` and ``decimal.format``; called once."""
@@ -398,6 +464,26 @@ class JsonConverter:
         """Deserialize; ``ConversionError`` for bytes that are not JSON or do not match their schema."""
         if data is None:
             return None, None
+        if self.schemas_enable and data.startswith(b'{"schema":'):
+            # Known schema bytes: parse only the payload (the schema is most of a Debezium message). Consecutive
+            # messages usually share a schema: comparing against the last prefix avoids a search and a hash.
+            last = self._last
+            cached: tuple[Schema | None, Encoder | None] | None
+            if last is not None and data.startswith(last[0]):
+                end, cached = len(last[0]) - 11, last[1]
+            else:
+                end = data.find(b',"payload":', 10)
+                cached = self._decoders.get(data[10:end]) if end > 0 else None
+                if cached is not None:
+                    self._last = (data[: end + 11], cached)
+            if cached is not None and data[-1] == 0x7D:  # ends with "}" (no trailing whitespace)
+                try:
+                    payload = orjson.loads(memoryview(data)[end + 11 : -1])
+                except orjson.JSONDecodeError:
+                    pass  # not exactly {"schema":…,"payload":…}: the full parse below reports it
+                else:
+                    schema, decode = cached
+                    return schema, (payload if decode is None else decode(payload))
         try:
             doc = orjson.loads(data)
         except orjson.JSONDecodeError as exc:

@@ -23,6 +23,9 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _EPOCH_DATE = dt.date(1970, 1, 1)
 _EPOCH_ORDINAL = _EPOCH_DATE.toordinal()
 _MS = dt.timedelta(milliseconds=1)
+# Decimal arithmetic in the default context rounds to 28 digits; Connect decimals can be longer (numeric(38,10),
+# unconstrained numeric), so scaling uses a context wide enough to be exact.
+EXACT = decimal.Context(prec=10_000)
 
 
 def decimal_scale(parameters: dict[str, str] | None) -> int:
@@ -36,7 +39,7 @@ def decimal_to_bytes(value: decimal.Decimal | int | float, scale: int) -> bytes:
     """The unscaled value of ``value`` at ``scale`` as BigInteger.toByteArray() writes it (minimal length)."""
     if not isinstance(value, decimal.Decimal):
         value = decimal.Decimal(str(value))
-    unscaled = int(value.scaleb(scale).to_integral_value(rounding=decimal.ROUND_HALF_UP))
+    unscaled = int(value.scaleb(scale, EXACT).to_integral_value(rounding=decimal.ROUND_HALF_UP, context=EXACT))
     magnitude = unscaled if unscaled >= 0 else ~unscaled
     return unscaled.to_bytes(magnitude.bit_length() // 8 + 1, "big", signed=True)
 
@@ -44,7 +47,7 @@ def decimal_to_bytes(value: decimal.Decimal | int | float, scale: int) -> bytes:
 def bytes_to_decimal(data: bytes, scale: int) -> decimal.Decimal:
     """The Decimal whose unscaled two's complement bytes are ``data``."""
     unscaled = int.from_bytes(data, "big", signed=True)
-    return decimal.Decimal(unscaled).scaleb(-scale)
+    return decimal.Decimal(unscaled).scaleb(-scale, EXACT)
 
 
 def date_to_days(value: dt.date) -> int:

@@ -26,7 +26,8 @@ def _check(config: JdbcSinkConfig) -> list[Any]:
     try:
         db.connect()
     except db.driver_errors() as exc:
-        return [Check("connection", False, f"{where}: {exc}", "check connection.url, connection.username/password")]
+        detail = " ".join(str(exc).split())
+        return [Check("connection", False, f"{where}: {detail}", "check connection.url, connection.username/password")]
     db.close()
     return [Check("connection", True, f"{where} reachable")]
 

@@ -42,6 +42,33 @@ class RowPlan:
     sources: tuple[tuple[str, str | None], ...]
     pk: tuple[str, ...]
     pk_index: tuple[int, ...]
+    # (row, key, record) → the column values; generated per plan (see _generate_extract).
+    extract: Any = None
+
+
+def _generate_extract(sources: tuple[tuple[str, str | None], ...], converters: tuple[Convert | None, ...]) -> Any:
+    """Straight-line code building one row's value tuple: one local per column, converters only where needed."""
+    namespace: dict[str, Any] = {}
+    lines = ["def extract(row, key, record):", "    g = row.get"]
+    if any(kind == "k" for kind, _ in sources):
+        lines += ["    if type(key) is not dict:", "        raise TypeError('primary.key.mode=record_key needs a key')"]
+        lines.append("    kg = key.get")
+    for i, ((kind, name), convert) in enumerate(zip(sources, converters, strict=True)):
+        expr = {
+            "v": f"g({name!r})",
+            "k": f"kg({name!r})",
+            "K": "key",
+            "t": "record.original_topic or record.topic",
+            "p": "record.partition",
+            "o": "record.kafka_offset",
+        }[kind]
+        lines.append(f"    x{i} = {expr}")
+        if convert is not None:
+            namespace[f"c{i}"] = convert
+            lines.append(f"    if x{i} is not None: x{i} = c{i}(x{i})")
+    lines.append(f"    return ({''.join(f'x{i}, ' for i in range(len(sources)))})")
+    exec("\n".join(lines), namespace)
+    return namespace["extract"]
 
 
 @dataclass(slots=True)
@@ -56,13 +83,20 @@ class Change:
     key: tuple[Any, ...] = ()
 
 
+_ENVELOPE_SCHEMAS: dict[int, tuple[Schema, bool]] = {}
+
+
 def is_envelope(schema: Schema | None, value: Any) -> bool:
     """A Debezium change event: a struct with before/after/op (the ``…Envelope`` schema)."""
     if schema is not None:
-        if schema.type != "struct":
-            return False
-        names = {f.name for f in schema.fields}
-        return {"before", "after", "op"} <= names
+        cached = _ENVELOPE_SCHEMAS.get(id(schema))
+        if cached is not None and cached[0] is schema:
+            return cached[1]
+        answer = schema.type == "struct" and {"before", "after", "op"} <= {f.name for f in schema.fields}
+        if len(_ENVELOPE_SCHEMAS) > 1024:
+            _ENVELOPE_SCHEMAS.clear()
+        _ENVELOPE_SCHEMAS[id(schema)] = (schema, answer)
+        return answer
     return isinstance(value, dict) and {"before", "after", "op"} <= value.keys()
 
 
@@ -77,12 +111,18 @@ class ChangeMapper:
         self._plans: dict[tuple[int, int], tuple[Schema | None, Schema, RowPlan]] = {}
         self._tables: dict[tuple[str, str, str, str], str] = {}
         self._last_table: dict[str, str] = {}
+        self._tables_by_topic: dict[str, str] = {}
 
     # -- table names ----------------------------------------------------------------------------------------------
 
     def table_name(self, record: ConnectRecord, source: dict[str, Any] | None) -> str:
         """``table.name.format`` with ``${topic}`` and ``${source.*}`` replaced, dots turned into underscores."""
         fmt = self.config.table_name_format
+        if "${source." not in fmt:
+            simple = self._tables_by_topic.get(record.topic)
+            if simple is None:
+                simple = self._tables_by_topic[record.topic] = fmt.replace("${topic}", record.topic).replace(".", "_")
+            return simple
         src = source or {}
         cache_key = (record.topic, str(src.get("db")), str(src.get("schema")), str(src.get("table")))
         name = self._tables.get(cache_key)
@@ -140,30 +180,10 @@ class ChangeMapper:
         if not isinstance(row, dict):
             raise ConversionError("change event without a row to write (null 'after')")
         plan = self._plan(record.key_schema, row_schema)
-        values = []
-        key = record.key
-        for (kind, name), convert in zip(plan.sources, plan.converters, strict=True):
-            if kind == "v":
-                v = row.get(name)
-            elif kind == "k":
-                if not isinstance(key, dict):
-                    raise ConversionError("primary.key.mode=record_key needs a key")
-                v = key.get(name)
-            elif kind == "K":
-                v = key
-            elif kind == "t":
-                v = record.original_topic or record.topic
-            elif kind == "p":
-                v = record.partition
-            else:
-                v = record.kafka_offset
-            if v is not None and convert is not None:
-                try:
-                    v = convert(v)
-                except (ValueError, TypeError, KeyError, OverflowError) as exc:
-                    raise ConversionError(f"column {name}: cannot convert {v!r}: {exc}") from None
-            values.append(v)
-        out = tuple(values)
+        try:
+            out = plan.extract(row, record.key, record)
+        except (ValueError, TypeError, KeyError, OverflowError, AttributeError) as exc:
+            raise ConversionError(f"cannot convert the row for table {table}: {type(exc).__name__}: {exc}") from None
         pk = tuple(out[i] for i in plan.pk_index)
         if any(v is None for v in pk):
             raise ConversionError(f"primary key column(s) {', '.join(plan.pk)} must not be null")
@@ -239,13 +259,16 @@ class ChangeMapper:
             if missing:
                 raise ConversionError(f"primary.key.fields {missing} are not fields of the record value")
         columns = tuple(name for name, _, _ in fields)
+        converters = tuple(value_converter(schema, self.family) for _, schema, _ in fields)
+        sources = tuple(source for _, _, source in fields)
         plan = RowPlan(
             columns,
             tuple(schema for _, schema, _ in fields),
-            tuple(value_converter(schema, self.family) for _, schema, _ in fields),
-            tuple(source for _, _, source in fields),
+            converters,
+            sources,
             tuple(pk),
             tuple(columns.index(p) for p in pk),
+            _generate_extract(sources, converters),
         )
         if len(self._plans) > 1024:
             self._plans.clear()
@@ -253,10 +276,17 @@ class ChangeMapper:
         return plan
 
 
+_FIELD_SCHEMAS: dict[tuple[int, str], tuple[Schema, Schema | None]] = {}
+
+
 def _field_schema(schema: Schema | None, name: str) -> Schema | None:
     if schema is None:
         return None
-    for f in schema.fields:
-        if f.name == name:
-            return f.schema
-    return None
+    cached = _FIELD_SCHEMAS.get((id(schema), name))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    found = next((f.schema for f in schema.fields if f.name == name), None)
+    if len(_FIELD_SCHEMAS) > 1024:
+        _FIELD_SCHEMAS.clear()
+    _FIELD_SCHEMAS[(id(schema), name)] = (schema, found)
+    return found

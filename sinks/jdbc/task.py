@@ -74,8 +74,9 @@ class JdbcSinkTask(SinkTask):
             self.db.connect()
         except self.db.driver_errors() as exc:
             self.db.close()
+            detail = " ".join(str(exc).split())  # psycopg's messages span lines; a log line should not
             raise RetriableError(
-                f"cannot connect to {self.url.dialect} at {self.url.host}:{self.url.port}: {exc}"
+                f"cannot connect to {self.url.dialect} at {self.url.host}:{self.url.port}: {detail}"
             ) from None
         self._connected = True
         self._columns.clear()
@@ -114,7 +115,7 @@ class JdbcSinkTask(SinkTask):
         if self.db.is_connection_error(exc):
             self.db.close()
             self._connected = False
-            raise RetriableError(f"{self.url.dialect} write failed: {exc}") from None
+            raise RetriableError(f"{self.url.dialect} write failed: {' '.join(str(exc).split())}") from None
         self.db.rollback()
         self._columns.clear()  # a failed DDL may have been rolled back with the batch (PostgreSQL)
         log.info("batch rejected (%s); writing it change by change to find the offending records", exc)

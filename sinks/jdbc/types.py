@@ -18,6 +18,7 @@ import orjson
 
 from schemas.connect import Schema
 from schemas.converters.base import ConversionError
+from schemas.converters.logical import EXACT
 
 _EPOCH = dt.datetime(1970, 1, 1)
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
@@ -54,7 +55,7 @@ def _zoned(text: str) -> dt.datetime:
 def _variable_scale_decimal(v: dict[str, Any]) -> decimal.Decimal:
     raw = v["value"]
     data = raw if isinstance(raw, bytes) else base64.b64decode(raw)
-    return decimal.Decimal(int.from_bytes(data, "big", signed=True)).scaleb(-int(v["scale"]))
+    return decimal.Decimal(int.from_bytes(data, "big", signed=True)).scaleb(-int(v["scale"]), EXACT)
 
 
 def value_converter(schema: Schema, family: str) -> Convert | None:
@@ -77,7 +78,8 @@ def value_converter(schema: Schema, family: str) -> Convert | None:
     if name == DBZ + "time.NanoTimestamp":
         return lambda v: _EPOCH + dt.timedelta(microseconds=v // 1000)
     if name == DBZ + "time.ZonedTimestamp":
-        return (lambda v: _naive_utc(_zoned(v))) if mysql else _zoned
+        # PostgreSQL parses the ISO-8601 text itself (COPY and parameters alike); MySQL needs naive UTC.
+        return (lambda v: _naive_utc(_zoned(v))) if mysql else None
     if name == DBZ + "time.ZonedTime":
         return (lambda v: dt.time.fromisoformat(v.rstrip("Z")[:15])) if mysql else None
     if name == DBZ + "time.MicroDuration":

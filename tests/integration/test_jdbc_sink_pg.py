@@ -222,3 +222,75 @@ def test_two_workers_share_partitions_and_one_dies(
         finally:
             a.kill_if_running()
             b.kill_if_running()
+
+
+def test_postgres_to_postgres_through_unwrap(
+    postgres_server: Any, kafka_broker: Any, pg_database: str, target_db: dict[str, Any]
+) -> None:
+    """The flat-record path: ExtractNewRecordState on the sink, tombstones as deletes."""
+    pytest.importorskip("sinks.transforms.chain")
+    kafka = kafka_broker.bootstrap_servers
+    source_dsn = postgres_server.dsn(pg_database)
+    execute(source_dsn, SOURCE_DDL)
+    insert_rows(source_dsn, 1, 100)
+    prefix = f"src{uuid.uuid4().hex[:6]}"
+    source_doc = connector_document(postgres_server, kafka, pg_database, name=prefix)
+    unwrap = {
+        "transforms": "unwrap",
+        "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
+        "table.name.format": "items",
+    }
+    with EngineThread(source_doc):
+        wait_streaming(postgres_server, source_doc)
+        sink = SinkThread(sink_config(kafka, target_db, f"jdbc_{prefix}", prefix, **unwrap)).start()
+        try:
+            wait_equal(source_dsn, target_db["dsn"])
+            execute(
+                source_dsn,
+                "UPDATE items SET name = 'flat ' || id WHERE id % 2 = 0",
+                "DELETE FROM items WHERE id % 5 = 0",
+            )
+            wait_equal(source_dsn, target_db["dsn"])
+        finally:
+            sink.stop()
+
+
+def test_validate_checks_the_target_database(postgres_server: Any, kafka_broker: Any, tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from engine_helpers import REPO
+
+    good = sink_config(
+        kafka_broker.bootstrap_servers,
+        {
+            "host": postgres_server.host,
+            "port": postgres_server.port,
+            "user": postgres_server.user,
+            "password": postgres_server.password,
+            "db": "postgres",
+        },
+        "validate_me",
+        "x",
+    )
+    bad = json.loads(json.dumps(good))
+    bad["config"]["connection.password"] = "wrong-password"
+    bad["config"]["connection.url"] = bad["config"]["connection.url"].replace("/postgres", "/no_such_db")
+    results = []
+    for name, doc in (("good", good), ("bad", bad)):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(doc))
+        results.append(
+            subprocess.run(
+                [sys.executable, "-m", "cdc.cli", "validate", "--config", str(path)],
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        )
+    assert results[0].returncode == 0, results[0].stdout + results[0].stderr
+    assert "OK   connection" in results[0].stdout and "OK   kafka" in results[0].stdout
+    assert results[1].returncode == 1 and "FAIL connection" in results[1].stdout
+    assert "wrong-password" not in results[1].stdout + results[1].stderr

@@ -202,3 +202,121 @@ def test_sink_config_errors(config: dict[str, str], expected: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_engine_config(None, document=doc)
     assert any(expected in p for p in info.value.problems), info.value.problems
+
+
+class BatchRecorder(RecordingTask):
+    """Records batch sizes; pauses partition 0 on its first batch and resumes it after ``pause_s``."""
+
+    def __init__(self, pause_s: float = 0.0) -> None:
+        super().__init__()
+        self.batch_sizes: list[int] = []
+        self.pause_s = pause_s
+        self.paused_at: float | None = None
+        self.resumed = False
+        self.during_pause: list[int] = []
+        self.topic = ""
+
+    def put(self, records: Any) -> None:
+        import time
+
+        if records:
+            self.batch_sizes.append(len(records))
+            self.topic = records[0].topic
+        now = time.monotonic()
+        if self.paused_at is not None and not self.resumed:
+            self.during_pause += [r.partition for r in records]
+            if now - self.paused_at >= self.pause_s:  # an empty put comes at least every poll timeout
+                assert self.context is not None
+                self.context.resume(self.topic, 0)
+                self.resumed = True
+        super().put(records)
+        if self.pause_s and self.paused_at is None and records:
+            assert self.context is not None
+            self.context.pause(self.topic, 0)
+            self.paused_at = now
+
+
+def test_batches_are_bounded_and_paused_partitions_wait(kafka_broker: Any) -> None:
+    bootstrap = kafka_broker.bootstrap_servers
+    topic, name = unique("src"), unique("sink")
+    create_topic(bootstrap, topic, partitions=2)
+    produce(bootstrap, topic, [(key(i), value(i)) for i in range(200)], partition=0)
+    produce(bootstrap, topic, [(key(i), value(i)) for i in range(200, 400)], partition=1)
+    task = BatchRecorder(pause_s=2.0)
+    doc = sink_document(bootstrap, name, topics=topic, **{"consumer.override.max.poll.records": "7"})
+    sink = SinkThread(doc, task).start()
+    try:
+        wait_until(lambda: len(task.records) >= 400, what="all 400 records")
+    finally:
+        sink.stop()
+    assert max(task.batch_sizes) <= 7
+    assert task.resumed
+    # While partition 0 was paused only partition 1 was delivered (one batch in flight may straddle the pause).
+    assert task.during_pause and set(task.during_pause[7:]) <= {1}
+    for p, ids in ((0, range(200)), (1, range(200, 400))):
+        assert [r.key["id"] for r in task.records if r.partition == p] == list(ids)
+
+
+def test_a_rebalance_flushes_and_commits_the_revoked_partitions(kafka_broker: Any) -> None:
+    bootstrap = kafka_broker.bootstrap_servers
+    topic, name = unique("src"), unique("sink")
+    create_topic(bootstrap, topic, partitions=4)
+    for p in range(4):
+        produce(bootstrap, topic, [(key(i), value(i)) for i in range(10)], partition=p)
+    first = RecordingTask()
+    # No periodic commit during the test: only the rebalance (and the final stop) commit.
+    doc = sink_document(bootstrap, name, topics=topic, worker={"offset.flush.interval.ms": 600000})
+    a = SinkThread(doc, first).start()
+    b = None
+    try:
+        wait_until(lambda: len(first.records) >= 40, what="worker A to read everything")
+        assert committed(bootstrap, f"connect-{name}", topic, 4) == [-1001] * 4
+        flushes_before = first.flushes
+        second = RecordingTask()
+        b = SinkThread(doc, second).start()
+        wait_until(lambda: len(second.opened) > 0, what="worker B to get partitions")
+        moved = {p for _, p in second.opened}
+        assert first.flushes > flushes_before  # A flushed before giving partitions away
+        offsets = committed(bootstrap, f"connect-{name}", topic, 4)
+        assert all(offsets[p] == 10 for p in moved), (moved, offsets)
+        assert second.records == []  # nothing is read twice: B starts at the committed offsets
+    finally:
+        a.stop()
+        if b is not None:
+            b.stop()
+
+
+class RejectsInFlush(RecordingTask):
+    """Buffers in put and rejects id 2 only when flushing (as bulk-writing sinks do)."""
+
+    def put(self, records: Any) -> None:
+        self.records += list(records)
+
+    def flush(self) -> None:
+        assert self.context is not None
+        for record in [r for r in self.records if r.key["id"] == 2]:
+            self.context.report(record, ValueError("rejected at flush"))
+        self.records = [r for r in self.records if r.key["id"] != 2]
+        super().flush()
+
+
+def test_a_record_rejected_after_put_is_dead_lettered_with_its_original_bytes(kafka_broker: Any) -> None:
+    bootstrap = kafka_broker.bootstrap_servers
+    topic, dlq, name = unique("src"), unique("dlq"), unique("sink")
+    create_topic(bootstrap, topic)
+    produce(bootstrap, topic, [(key(i), value(i)) for i in range(4)])
+    task = RejectsInFlush()
+    doc = sink_document(
+        bootstrap,
+        name,
+        topics=topic,
+        **{"errors.tolerance": "all", "errors.deadletterqueue.topic.name": dlq},
+    )
+    sink = SinkThread(doc, task).start()
+    try:
+        wait_until(lambda: committed(bootstrap, f"connect-{name}", topic) == [4], what="offset 4 committed")
+    finally:
+        sink.stop()
+    (dead,) = read_messages(bootstrap, dlq)
+    # Re-serialized with the worker's converters: JsonConverter gives back the very bytes that were consumed.
+    assert (dead.key(), dead.value()) == (key(2), value(2))

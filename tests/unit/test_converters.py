@@ -215,3 +215,40 @@ def test_factory_names() -> None:
         build_converter("com.example.Nope", {}, False)
     with pytest.raises(ConfigError):
         build_converter("json", {"schemas.enable": "maybe"}, False)
+
+
+def test_long_decimals_are_exact() -> None:
+    """More digits than the default decimal context's 28: no rounding either way."""
+    schema = struct(
+        "s", [Field("n", Schema("bytes", name="org.apache.kafka.connect.data.Decimal", parameters={"scale": "10"}))]
+    )
+    value = {"n": decimal.Decimal("12345678901234567890123456789012345678.0123456789")}
+    conv = converter()
+    assert conv.to_connect("t", conv.from_connect("t", schema, value, []), [])[1] == value
+
+
+def test_plain_struct_fast_path_keeps_connect_semantics() -> None:
+    schema = struct(
+        "s",
+        [
+            Field("i", Schema("int32")),
+            Field("f", Schema("float64", optional=True)),
+            Field("s", Schema("string", optional=True)),
+            Field("d", Schema("string", optional=True, default="x")),
+        ],
+    )
+    conv = converter()
+    prefix = b'{"schema":' + orjson.dumps(schema.to_json()) + b',"payload":'
+
+    def read(payload: bytes) -> object:
+        return conv.to_connect("t", prefix + payload + b"}", [])[1]
+
+    assert read(b'{"i":1,"f":0.5,"s":null,"d":"y"}') == {"i": 1, "f": 0.5, "s": None, "d": "y"}
+    assert read(b'{"i":1,"f":2,"s":"a","d":null}') == {"i": 1, "f": 2.0, "s": "a", "d": "x"}  # int→float, default
+    assert isinstance(read(b'{"i":1,"f":2,"s":"a","d":"z"}')["f"], float)  # type: ignore[index]
+    assert read(b'{"f":1.5,"i":3,"d":"z","s":"a"}') == {"i": 3, "f": 1.5, "s": "a", "d": "z"}  # other key order
+    assert list(read(b'{"f":1.5,"i":3,"d":"z","s":"a"}')) == ["i", "f", "s", "d"]  # type: ignore[arg-type]
+    assert read(b'{"i":1,"extra":true}') == {"i": 1, "f": None, "s": None, "d": "x"}
+    for bad in (b'{"i":true,"f":null,"s":null,"d":null}', b'{"i":null,"f":null,"s":null,"d":null}'):
+        with pytest.raises(ConversionError):
+            read(bad)

@@ -1,0 +1,282 @@
+#!/usr/bin/env python
+"""JDBC sink throughput against a raw COPY of the same rows (``make bench-sink``).
+
+Starts a throwaway PostgreSQL and a memory-only tansu broker (``servers`` package), writes N Debezium change
+events (``op=c``, JsonConverter with schemas, as the PostgreSQL source writes them: an 8-column table with bigint,
+text, numeric(10,2), integer, timestamptz, timestamp(6), boolean and text) into a 4-partition topic, then measures
+in one run:
+
+1. **raw COPY**: the same N rows, already as Python tuples, streamed into an empty table with psycopg's
+   ``COPY … FROM STDIN`` (``write_row``) and committed: the client-side floor for loading these rows.
+2. **JDBC sink, insert.mode=insert** and 3. **insert.mode=upsert** (``primary.key.mode=record_key``,
+   ``schema.evolution=basic``): the sink runtime (consumer group, JsonConverter, ``SinkTask.put``) reading the
+   topic from offset 0 into an empty table. Timed from the first ``put`` to the moment the N-th row is committed,
+   so the consumer group join (~3 s on tansu) is excluded; the wall time including the join is printed too.
+4. **the runtime alone**: the same topic into the ``discard`` sink (consume + convert + put, no target), in
+   records/s: the framework's own cost.
+
+Prints rows/s for each and the sink/COPY ratios (target: insert >= 0.5 x raw COPY).
+Run: ``.venv/bin/python bench/jdbc_sink.py [--events 200000] [--batch-size 2000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import decimal
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO)]
+
+import psycopg  # noqa: E402
+from confluent_kafka import Producer  # noqa: E402
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # noqa: E402
+
+from cdc.config import load_engine_config  # noqa: E402
+from schemas.connect import Field, Schema, struct  # noqa: E402
+from schemas.converters.logical import decimal_to_bytes  # noqa: E402
+from schemas.envelope import envelope_schema, key_schema  # noqa: E402
+from schemas.json_converter import JsonConverter  # noqa: E402
+from schemas.record import ConnectRecord  # noqa: E402
+from servers import PostgresServer, TansuBroker  # noqa: E402
+from sinks.discard import DiscardSinkTask  # noqa: E402
+from sinks.jdbc.task import JdbcSinkTask  # noqa: E402
+from sinks.runtime import SinkRuntime  # noqa: E402
+from sinks.task import SinkContext, SinkTask  # noqa: E402
+
+TOPIC = "bench.public.orders"
+PARTITIONS = 4
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+COLUMNS = [
+    Field("id", Schema("int64")),
+    Field("customer", Schema("string")),
+    Field(
+        "amount",
+        Schema(
+            "bytes",
+            optional=True,
+            name="org.apache.kafka.connect.data.Decimal",
+            version=1,
+            parameters={"scale": "2", "connect.decimal.precision": "10"},
+        ),
+    ),
+    Field("quantity", Schema("int32", optional=True)),
+    Field("created", Schema("string", optional=True, name="io.debezium.time.ZonedTimestamp", version=1)),
+    Field("updated", Schema("int64", optional=True, name="io.debezium.time.MicroTimestamp", version=1)),
+    Field("paid", Schema("boolean", optional=True)),
+    Field("note", Schema("string", optional=True)),
+]
+SOURCE = struct(
+    "io.debezium.connector.postgresql.Source",
+    [Field(n, Schema("string")) for n in ("connector", "name", "db", "schema", "table")],
+)
+ROW_DDL = (
+    "id bigint PRIMARY KEY, customer text NOT NULL, amount numeric(10,2), quantity integer, created timestamptz, "
+    "updated timestamp(6), paid boolean, note text"
+)
+
+
+def row(i: int) -> tuple[Any, ...]:
+    """Row ``i`` as Python values (what COPY gets)."""
+    created = EPOCH + dt.timedelta(seconds=1_700_000_000 + i)
+    return (
+        i,
+        f"customer {i % 1000}",
+        decimal.Decimal(i % 100000).scaleb(-2),
+        i % 17,
+        created,
+        (created + dt.timedelta(microseconds=i % 999_999)).replace(tzinfo=None),
+        i % 2 == 0,
+        "lorem ipsum dolor sit amet" if i % 3 else None,
+    )
+
+
+def produce_events(bootstrap: str, count: int) -> None:
+    """N op=c change events, serialized as the source's JSON fast path does."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_topics([NewTopic(TOPIC, num_partitions=PARTITIONS, replication_factor=1)]).values():
+        future.result(15)
+    row_schema = struct("bench.public.orders.Value", COLUMNS)
+    converter = JsonConverter(True)
+    key_ser = converter.serializer(key_schema(TOPIC, [Field("id", Schema("int64"))]))
+    value_ser = converter.serializer(envelope_schema(TOPIC, row_schema, SOURCE))
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "linger.ms": 20, "compression.type": "lz4", "partitioner": "murmur2_random"}
+    )
+    source = {"connector": "postgresql", "name": "bench", "db": "bench", "schema": "public", "table": "orders"}
+    for i in range(1, count + 1):
+        r = row(i)
+        after = {
+            "id": r[0],
+            "customer": r[1],
+            "amount": decimal_to_bytes(r[2], 2),
+            "quantity": r[3],
+            "created": r[4].isoformat().replace("+00:00", "Z"),
+            "updated": (r[5] - EPOCH.replace(tzinfo=None)) // dt.timedelta(microseconds=1),
+            "paid": r[6],
+            "note": r[7],
+        }
+        payload = {
+            "before": None,
+            "after": after,
+            "source": source,
+            "transaction": None,
+            "op": "c",
+            "ts_ms": 1,
+            "ts_us": 1,
+            "ts_ns": 1,
+        }
+        while True:
+            try:
+                producer.produce(TOPIC, value_ser(payload), key_ser({"id": i}))
+                break
+            except BufferError:
+                producer.poll(0.1)
+        if i % 10000 == 0:
+            producer.poll(0)
+    assert producer.flush(120) == 0
+
+
+def raw_copy(dsn: str, count: int) -> float:
+    """Seconds to COPY the N rows (Python tuples, built beforehand) into an empty table and commit."""
+    rows = [row(i) for i in range(1, count + 1)]
+    with psycopg.connect(dsn) as conn:
+        conn.execute(f"CREATE TABLE copy_baseline ({ROW_DDL})")
+        conn.commit()
+        start = time.perf_counter()
+        with conn.cursor() as cur, cur.copy("COPY copy_baseline FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row(r)
+        conn.commit()
+        elapsed = time.perf_counter() - start
+        check = conn.execute("SELECT count(*) FROM copy_baseline").fetchone()
+        assert check is not None and check[0] == count
+    return elapsed
+
+
+class Timed(SinkTask):
+    """Wraps a task: time of the first put, time when ``count`` records were put (and, for JDBC, committed)."""
+
+    def __init__(self, inner: SinkTask, count: int) -> None:
+        self.inner = inner
+        self.count = count
+        self.seen = 0
+        self.first: float | None = None
+        self.done = threading.Event()
+        self.last = 0.0
+
+    def start(self, context: SinkContext) -> None:
+        self.inner.start(context)
+
+    def open(self, partitions: Sequence[tuple[str, int]]) -> None:
+        self.inner.open(partitions)
+
+    def put(self, records: Sequence[ConnectRecord]) -> None:
+        if self.first is None:
+            self.first = time.perf_counter()
+        self.inner.put(records)  # the JDBC task commits its transaction before returning
+        self.seen += len(records)
+        if self.seen >= self.count and not self.done.is_set():
+            self.last = time.perf_counter()
+            self.done.set()
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+    def close(self, partitions: Sequence[tuple[str, int]]) -> None:
+        self.inner.close(partitions)
+
+    def stop(self) -> None:
+        self.inner.stop()
+
+
+def run_sink(bootstrap: str, config: dict[str, Any], make_task: Any, count: int) -> tuple[float, float]:
+    """(seconds first put → N-th record written, wall seconds including the consumer group join)."""
+    doc = {
+        "name": f"bench_{uuid.uuid4().hex[:8]}",
+        "config": {"topics": TOPIC, "consumer.override.session.timeout.ms": "6000", **config},
+        "worker": {"bootstrap.servers": bootstrap, "offset.flush.interval.ms": 5000},
+    }
+    engine = load_engine_config(None, document=doc)
+    task = Timed(make_task(engine), count)
+    runtime = SinkRuntime(engine, task=task)
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            runtime.run()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    wall_start = time.perf_counter()
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    finished = task.done.wait(600)
+    wall = time.perf_counter() - wall_start
+    runtime.request_stop()
+    thread.join(60)
+    if errors:
+        raise errors[0]
+    if not finished or task.first is None:
+        raise RuntimeError(f"sink did not write {count} records within 600 s (got {task.seen})")
+    return task.last - task.first, wall
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--batch-size", type=int, default=2000, help="the sink's batch.size")
+    args = parser.parse_args()
+    n = args.events
+    with PostgresServer().start() as pg, TansuBroker().start() as kafka:
+        pg.create_database("bench")
+        dsn = pg.dsn("bench")
+        print(f"PostgreSQL on :{pg.port}, tansu on :{kafka.port}; {n} change events, batch.size={args.batch_size}")
+        t0 = time.perf_counter()
+        produce_events(kafka.bootstrap_servers, n)
+        print(f"  produced {n} events to {TOPIC} ({PARTITIONS} partitions) in {time.perf_counter() - t0:.1f}s")
+
+        copy_s = raw_copy(dsn, n)
+        results = {"raw COPY": (copy_s, copy_s)}
+        url = f"jdbc:postgresql://{pg.host}:{pg.port}/bench"
+        for mode in ("insert", "upsert"):
+            config = {
+                "connector.class": "jdbc",
+                "connection.url": url,
+                "connection.username": pg.user,
+                "connection.password": pg.password,
+                "insert.mode": mode,
+                "primary.key.mode": "record_key",
+                "schema.evolution": "basic",
+                "table.name.format": f"orders_{mode}",
+                "batch.size": str(args.batch_size),
+            }
+            results[f"JDBC sink, insert.mode={mode}"] = run_sink(
+                kafka.bootstrap_servers, config, lambda e: JdbcSinkTask(e.name, e.connector), n
+            )
+            with psycopg.connect(dsn) as conn:
+                got = conn.execute(f"SELECT count(*) FROM orders_{mode}").fetchone()
+            assert got is not None and got[0] == n, got
+        results["runtime alone (discard sink)"] = run_sink(
+            kafka.bootstrap_servers,
+            {"connector.class": "discard", "consumer.override.max.poll.records": str(args.batch_size)},
+            lambda e: DiscardSinkTask(),
+            n,
+        )
+    print()
+    print(f"{'':34} {'seconds':>8} {'rows/s':>10} {'vs COPY':>8}   wall incl. group join")
+    for label, (seconds, wall) in results.items():
+        print(f"{label:34} {seconds:8.2f} {n / seconds:10.0f} {copy_s / seconds:7.2f}x   {wall:.1f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
