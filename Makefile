@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 # Lint only the source packages that exist (some may not be created yet).
 LINT_PKGS := $(wildcard cdc schemas snapshot sinks servers)
 
-.PHONY: setup test demo lint bench
+.PHONY: setup test demo lint bench conformance
 
 setup:
 	bash scripts/bootstrap.sh
@@ -23,3 +23,7 @@ lint: setup
 
 bench: setup
 	$(PYTHON) bench/pg_throughput.py
+
+# The real Debezium 3.6.3 next to the engine on one database; prints matched/total and every difference.
+conformance: setup
+	$(PYTHON) tests/conformance/runner.py --out $${CONFORMANCE_OUT:-/tmp/cdc-conformance}

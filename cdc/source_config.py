@@ -11,11 +11,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from cdc.column_mappers import ColumnMappers
 from cdc.errors import ConfigError
 from cdc.filters import TableFilter
 
 # Connect/Debezium properties that are accepted silently: they configure things that have no separate meaning
 # here (one task per connector, the producer is the worker's) or are informational.
+# Dynamically named properties read by cdc.column_mappers (column masking/truncation/hashing, source types, keys).
+COLUMN_MAPPER_KEYS = re.compile(
+    r"^(column\.(truncate\.to|mask\.with)\.\d+\.chars|column\.mask\.hash\..+\.with\.salt\..+|"
+    r"column\.propagate\.source\.type|datatype\.propagate\.source\.type|message\.key\.columns)$"
+)
 ACCEPTED_WITHOUT_EFFECT = frozenset({"name", "tasks.max", "max.queue.size", "max.batch.size", "poll.interval.ms"})
 
 
@@ -85,13 +91,14 @@ class CommonSourceConfig(BaseModel):
                     f"config.skipped.operations: unknown operation(s) {sorted(bad_ops)}; use c,u,d,t or none"
                 )
         problems += _transform_problems(raw)
-        if str(raw.get("provide.transaction.metadata", "false")).lower() == "true":
-            problems.append("config.provide.transaction.metadata: true is not supported yet")
+        problems += ColumnMappers.problems(raw)
         return problems
 
     def unused_property_warnings(self) -> list[str]:
         """Properties we accept but do not implement; `validate` prints them, `start` logs them."""
-        extra = sorted(k for k in (self.model_extra or {}) if k not in ACCEPTED_WITHOUT_EFFECT)
+        extra = sorted(
+            k for k in (self.model_extra or {}) if k not in ACCEPTED_WITHOUT_EFFECT and not COLUMN_MAPPER_KEYS.match(k)
+        )
         return [
             f"connector property {k!r} is not used by cdc-engine"
             for k in extra

@@ -32,6 +32,25 @@ class PostgresConnectorConfig(CommonSourceConfig):
         "initial", alias="snapshot.mode"
     )
     status_update_interval_ms: int = Field(10000, alias="status.update.interval.ms", ge=100)
+    hstore_handling_mode: Literal["json", "map"] = Field(
+        "json", alias="hstore.handling.mode", description="hstore as io.debezium.data.Json text or as a map"
+    )
+    interval_handling_mode: Literal["numeric", "string"] = Field(
+        "numeric",
+        alias="interval.handling.mode",
+        description="interval as io.debezium.time.MicroDuration (numeric) or io.debezium.time.Interval (string)",
+    )
+    binary_handling_mode: Literal["bytes", "base64", "base64-url-safe", "hex"] = Field(
+        "bytes", alias="binary.handling.mode", description="bytea as bytes or as base64/base64-url-safe/hex text"
+    )
+    money_fraction_digits: int = Field(
+        2, alias="money.fraction.digits", ge=0, le=20, description="scale of money Decimals (precise mode)"
+    )
+    include_unknown_datatypes: bool = Field(
+        False,
+        alias="include.unknown.datatypes",
+        description="keep columns of types Debezium does not map (box, circle, line, lseg, path, polygon) as bytes",
+    )
 
     @classmethod
     def exclusive_pairs(cls) -> list[tuple[str, str]]:

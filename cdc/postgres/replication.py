@@ -146,11 +146,13 @@ class ReplicationConnection:
 
     def start_replication(self, slot: str, start_lsn: int, publication: str) -> None:
         """Enter the CopyBoth stream from ``start_lsn`` (the server starts at max(start, confirmed_flush))."""
+        pgconn = self.pgconn
+        # Logical decoding messages (pg_logical_emit_message) are sent only when asked for, from PostgreSQL 14 on.
+        messages = ", messages 'true'" if pgconn.server_version >= 140000 else ""
         sql = (
             f'START_REPLICATION SLOT "{slot}" LOGICAL {lsn_to_str(start_lsn)} '
-            f"(proto_version '1', publication_names '{publication}')"
+            f"(proto_version '1', publication_names '{publication}'{messages})"
         )
-        pgconn = self.pgconn
         result = pgconn.exec_(sql.encode())
         if result.status != pq.ExecStatus.COPY_BOTH:
             message = (result.error_message or b"").decode(errors="replace").strip()
