@@ -17,10 +17,12 @@ from cdc.filters import TableFilter
 
 # Connect/Debezium properties that are accepted silently: they configure things that have no separate meaning
 # here (one task per connector, the producer is the worker's) or are informational.
-# Dynamically named properties read by cdc.column_mappers (column masking/truncation/hashing, source types, keys).
+# Dynamically named properties: cdc.column_mappers (masking/truncation/hashing, source types, keys) and the
+# per-table snapshot.select.statement.overrides.<table> statements.
 COLUMN_MAPPER_KEYS = re.compile(
     r"^(column\.(truncate\.to|mask\.with)\.\d+\.chars|column\.mask\.hash\..+\.with\.salt\..+|"
-    r"column\.propagate\.source\.type|datatype\.propagate\.source\.type|message\.key\.columns)$"
+    r"column\.propagate\.source\.type|datatype\.propagate\.source\.type|message\.key\.columns|"
+    r"snapshot\.select\.statement\.overrides\..+)$"
 )
 ACCEPTED_WITHOUT_EFFECT = frozenset({"name", "tasks.max", "max.queue.size", "max.batch.size", "poll.interval.ms"})
 
@@ -53,7 +55,16 @@ class CommonSourceConfig(BaseModel):
     )
     snapshot_fetch_size: int = Field(10240, alias="snapshot.fetch.size", ge=1)
     unavailable_value_placeholder: str = Field("__debezium_unavailable_value", alias="unavailable.value.placeholder")
-    provide_transaction_metadata: bool = Field(False, alias="provide.transaction.metadata")
+    provide_transaction_metadata: bool = Field(
+        False,
+        alias="provide.transaction.metadata",
+        description="BEGIN/END records on <topic.prefix>.transaction and a transaction block in every event",
+    )
+    extended_headers_enabled: bool = Field(
+        True,
+        alias="extended.headers.enabled",
+        description="the __debezium.context.* headers on every change record (about 1 us per record to send)",
+    )
 
     # -- derived views ------------------------------------------------------------------------------------------
 

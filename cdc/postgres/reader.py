@@ -72,7 +72,9 @@ class StreamReader:
         messages: MessageEmitter | None = None,
         transactions: TransactionTracker | None = None,
         replace_null_with_default: bool = True,
+        signal_collection: str | None = None,
     ) -> None:
+        self.signal_collection = signal_collection
         self.conn = conn
         self.messages = messages
         self.transactions = transactions
@@ -247,6 +249,8 @@ class StreamReader:
             table = self.registry.get(msg.relid)
             if table is not None:
                 self._emit_change(table, msg, lsn, now_ns, out)
+                if self.signal_collection is not None and kind is Insert:
+                    self._signal(table, msg)
         elif kind is Begin:
             self._begin(msg, lsn, out)
         elif kind is Commit:
@@ -299,6 +303,25 @@ class StreamReader:
             collection = f"{MESSAGE_COLLECTION}{zlib.crc32(self.server.encode()):08x}"
             transaction = self.transactions.event(collection, f"{self.tx_id}:{lsn}")
         out.append(self.messages.record(msg.prefix, msg.content, source, transaction, now_ns))
+
+    def _signal(self, table: CapturedTable, msg: Insert) -> None:
+        """A row inserted into signal.data.collection: Debezium's signal (id, type, data). ``log`` signals are
+        logged; every other type (execute-snapshot, stop-snapshot, pause/resume …) is not supported yet and is
+        reported, loudly, and ignored."""
+        if f"{table.namespace}.{table.name}" != self.signal_collection:
+            return
+        values = [*msg.new, None, None, None]
+        signal_id, signal_type, data = values[0], values[1], values[2]
+        if signal_type == "log":
+            log.info("signal %s (log): %s", signal_id, data)
+        else:
+            log.error(
+                "signal %s of type %r ignored: ad hoc snapshots and other signals are not supported yet "
+                "(only 'log'); data: %s",
+                signal_id,
+                signal_type,
+                data,
+            )
 
     def _begin(self, msg: Begin, lsn: int, out: list[SourceRecord]) -> None:
         self._sources.clear()

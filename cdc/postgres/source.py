@@ -175,7 +175,7 @@ class PostgresConnector:
             self.converters,
             SOURCE_SCHEMA,
             cfg.unavailable_value_placeholder,
-            context_headers(cfg.topic_prefix, "postgresql", new_run_id()),
+            context_headers(cfg.topic_prefix, "postgresql", new_run_id()) if cfg.extended_headers_enabled else None,
             ColumnMappers(cfg.model_extra or {}),
         )
         self.registry = TableRegistry(self.catalog, table_filter, mapper, builder)
@@ -230,7 +230,8 @@ class PostgresConnector:
             if info is None:
                 continue
             table = self.registry.from_catalog(info)
-            snapshot.tables.append(PostgresSnapshotTable(tx.conn, info, table, cfg.snapshot_fetch_size))
+            override = cfg.select_override(info.schema, info.name)
+            snapshot.tables.append(PostgresSnapshotTable(tx.conn, info, table, cfg.snapshot_fetch_size, override))
         log.info("snapshot of %d table(s) at %s (snapshot %s)", len(snapshot.tables), lsn_to_str(lsn), snapshot_name)
         return snapshot
 
@@ -273,8 +274,9 @@ class PostgresConnector:
             if cfg.provide_transaction_metadata
             else None,
             getattr(self.converters.value, "replace_null_with_default", True),
+            cfg.signal_data_collection,
         )
-        repl.start_replication(cfg.slot_name, offset.lsn, cfg.publication_name)
+        repl.start_replication(cfg.slot_name, offset.lsn, cfg.publication_name, cfg.stream_params())
         log.info(
             "streaming from slot %s at %s%s",
             cfg.slot_name,

@@ -186,5 +186,8 @@ VARIANTS: dict[str, dict[str, str]] = {
         "column.propagate.source.type": "public.all_types.c_num.*,public.all_types.c_varchar",
         "datatype.propagate.source.type": ".+\\.FLOAT8",
         "include.unknown.datatypes": "true",
+        "snapshot.select.statement.overrides": "public.keyless",
+        "snapshot.select.statement.overrides.public.keyless": "SELECT * FROM public.keyless WHERE a > 1",
+        "slot.stream.params": "binary=false",
     },
 }
