@@ -308,7 +308,8 @@ def replay(path: Path, code: Path | None, dump: Path | None, repeat: int, cprofi
                     profiler.disable()
                 elapsed += time.thread_time() - started
                 count += len(batch)
-                for topic, key, value in batch:
+                for record in batch:
+                    topic, key, value = record[0], record[1], record[2]
                     line = topic.encode() + b"\t" + (key or b"<null>") + b"\t" + (value or b"<null>") + b"\n"
                     h.update(line)
                     if fh is not None:

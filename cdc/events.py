@@ -9,18 +9,49 @@ because the reader's position always describes "everything yielded so far".
 
 from __future__ import annotations
 
+import os
+import time
+import uuid
 from typing import NamedTuple
+
+Header = tuple[str, bytes | None]
+# Kafka record headers as confluent-kafka takes them: (name, value) pairs, in order.
+Headers = list[Header]
 
 
 class SourceRecord(NamedTuple):
-    """One Kafka record to produce: ``value`` is ``None`` for tombstones, ``key`` is ``None`` for keyless tables."""
+    """One Kafka record to produce: ``value`` is ``None`` for tombstones, ``key`` is ``None`` for keyless tables.
+
+    ``headers`` are the record's Kafka headers (Debezium's ``__debezium.*``); ``None`` or empty for none. A list
+    shared by every record of a connector is fine: the producer copies it into each message and never changes it.
+    """
 
     topic: str
     key: bytes | None
     value: bytes | None
+    headers: Headers | None = None
 
 
-Header = tuple[str, bytes | None]
+def context_headers(logical_name: str, connector_name: str, run_id: str, task_id: int = 0) -> Headers:
+    """The ``__debezium.context.*`` headers Debezium 3.x puts on every change record of a connector task.
+
+    ``logical_name`` is ``topic.prefix``, ``connector_name`` the connector type (``postgresql``), ``run_id`` a
+    UUID chosen when the task starts. Built once per run by the connector; order as Debezium writes them.
+    """
+    return [
+        ("__debezium.context.connectorLogicalName", logical_name.encode()),
+        ("__debezium.context.taskId", str(task_id).encode()),
+        ("__debezium.context.connectorName", connector_name.encode()),
+        ("__debezium.context.runId", run_id.encode()),
+    ]
+
+
+def new_run_id() -> str:
+    """A time-ordered UUID (version 7, as Debezium's ``runId``): 48 bits of Unix milliseconds, then random bits."""
+    millis = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (millis & (2**48 - 1)) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64 | 0b10 << 62 | rand & (2**62 - 1)
+    return str(uuid.UUID(int=value))
 
 
 class TransformedRecord(SourceRecord):
@@ -28,7 +59,6 @@ class TransformedRecord(SourceRecord):
     may also carry Kafka headers (``add.headers``, InsertHeader …), a partition and a timestamp (the outbox router
     sets them). Only the transformed send path (``RecordProducer.send_transformed``) reads them."""
 
-    headers: tuple[Header, ...] | None
     partition: int | None
     timestamp: int | None
 
@@ -41,8 +71,7 @@ class TransformedRecord(SourceRecord):
         partition: int | None = None,
         timestamp: int | None = None,
     ) -> TransformedRecord:
-        record = tuple.__new__(cls, (topic, key, value))
-        record.headers = headers
+        record = tuple.__new__(cls, (topic, key, value, list(headers) if headers else None))
         record.partition = partition
         record.timestamp = timestamp
         return record

@@ -12,11 +12,19 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from cdc.capture.transform import ERROR_PROPERTIES
+from cdc.column_mappers import ColumnMappers
 from cdc.errors import ConfigError
 from cdc.filters import TableFilter
 
 # Connect/Debezium properties that are accepted silently: they configure things that have no separate meaning
 # here (one task per connector, the producer is the worker's) or are informational.
+# Dynamically named properties: cdc.column_mappers (masking/truncation/hashing, source types, keys) and the
+# per-table snapshot.select.statement.overrides.<table> statements.
+COLUMN_MAPPER_KEYS = re.compile(
+    r"^(column\.(truncate\.to|mask\.with)\.\d+\.chars|column\.mask\.hash\..+\.with\.salt\..+|"
+    r"column\.propagate\.source\.type|datatype\.propagate\.source\.type|message\.key\.columns|"
+    r"snapshot\.select\.statement\.overrides\..+)$"
+)
 ACCEPTED_WITHOUT_EFFECT = frozenset({"name", "tasks.max", "max.queue.size", "max.batch.size", "poll.interval.ms"})
 
 
@@ -48,7 +56,16 @@ class CommonSourceConfig(BaseModel):
     )
     snapshot_fetch_size: int = Field(10240, alias="snapshot.fetch.size", ge=1)
     unavailable_value_placeholder: str = Field("__debezium_unavailable_value", alias="unavailable.value.placeholder")
-    provide_transaction_metadata: bool = Field(False, alias="provide.transaction.metadata")
+    provide_transaction_metadata: bool = Field(
+        False,
+        alias="provide.transaction.metadata",
+        description="BEGIN/END records on <topic.prefix>.transaction and a transaction block in every event",
+    )
+    extended_headers_enabled: bool = Field(
+        True,
+        alias="extended.headers.enabled",
+        description="the __debezium.context.* headers on every change record (about 1 us per record to send)",
+    )
 
     # -- derived views ------------------------------------------------------------------------------------------
 
@@ -86,13 +103,14 @@ class CommonSourceConfig(BaseModel):
                     f"config.skipped.operations: unknown operation(s) {sorted(bad_ops)}; use c,u,d,t or none"
                 )
         problems += _transform_problems(raw)
-        if str(raw.get("provide.transaction.metadata", "false")).lower() == "true":
-            problems.append("config.provide.transaction.metadata: true is not supported yet")
+        problems += ColumnMappers.problems(raw)
         return problems
 
     def unused_property_warnings(self) -> list[str]:
         """Properties we accept but do not implement; `validate` prints them, `start` logs them."""
-        extra = sorted(k for k in (self.model_extra or {}) if k not in ACCEPTED_WITHOUT_EFFECT)
+        extra = sorted(
+            k for k in (self.model_extra or {}) if k not in ACCEPTED_WITHOUT_EFFECT and not COLUMN_MAPPER_KEYS.match(k)
+        )
         return [
             f"connector property {k!r} is not used by cdc-engine"
             for k in extra

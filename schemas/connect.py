@@ -8,6 +8,7 @@ here runs per row.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,7 +80,9 @@ class Schema:
         if self.parameters is not None:
             out["parameters"] = self.parameters
         if self.default is not None:
-            out["default"] = self.default
+            # bytes defaults (Decimal, bytea) are written base64, like bytes values
+            is_bytes = isinstance(self.default, bytes)
+            out["default"] = base64.b64encode(self.default).decode("ascii") if is_bytes else self.default
         return out
 
     def field(self, name: str) -> Field | None:

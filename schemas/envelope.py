@@ -27,7 +27,8 @@ SNAPSHOT_ENUM = Schema(
     optional=True,
     name="io.debezium.data.Enum",
     version=1,
-    parameters={"allowed": "true,last,false,incremental"},  # as Debezium 2.7 advertises it
+    # As Debezium 3.x writes it (checked against 3.6.3 by tests/conformance).
+    parameters={"allowed": "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental"},
     default="false",
 )
 

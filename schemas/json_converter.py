@@ -44,8 +44,12 @@ class PreparedSchema:
 class JsonConverter:
     """Serializes Connect payloads to JSON, with or without the schema envelope."""
 
-    def __init__(self, schemas_enable: bool = True) -> None:
+    def __init__(self, schemas_enable: bool = True, replace_null_with_default: bool = True) -> None:
         self.schemas_enable = schemas_enable
+        # Connect's replace.null.with.default (default true): a null in a field whose schema has a default is
+        # written as that default. Connectors apply it when they build rows (cdc.postgres.tables), so the
+        # serializer itself stays a single orjson call.
+        self.replace_null_with_default = replace_null_with_default
 
     def prepare(self, schema: Schema | None) -> PreparedSchema:
         """Render ``schema`` once; called by connectors when a table (version) is first seen."""

@@ -80,5 +80,13 @@ class ColumnDescriptor:
     """
 
     name: str
-    type: ColumnType
+    type: ColumnType | None  # None: a type the connector leaves out (Debezium's unknown types); not emitted
     optional: bool = True
+    # The Connect value of the column's default for its field schema (None: no default), as the connector's
+    # Debezium counterpart computes it; JsonConverter writes it in place of a null (replace.null.with.default).
+    default: Any = None
+    # For the column mappers (cdc.column_mappers): the source type name, declared length, and a function giving
+    # the __debezium.source.column.* parameters (column.propagate.source.type).
+    type_name: str = ""
+    length: int | None = None
+    source_type: Callable[[], dict[str, str]] | None = None

@@ -74,9 +74,12 @@ class StructuredConverter:
 def _converter(worker: WorkerConfig, is_key: bool) -> FastPathConverter:
     cls = worker.key_converter if is_key else worker.value_converter
     if canonical_converter_class(cls) == JSON:
-        # The fast path; JsonConverter properties beyond schemas.enable keep their defaults here.
+        # The fast path; schemas.enable and replace.null.with.default (applied when rows are built).
         props = worker.converter_properties(is_key)
-        return JsonConverter(props.get("schemas.enable", "true") == "true")
+        return JsonConverter(
+            props.get("schemas.enable", "true") == "true",
+            props.get("replace.null.with.default", "true") == "true",
+        )
     return StructuredConverter(build_converter(cls, worker.converter_properties(is_key), is_key))
 
 

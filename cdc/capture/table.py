@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+import orjson
 
 from cdc.capture.columns import UNAVAILABLE, ColumnDescriptor, ValueConverter, inline_form
 from cdc.capture.converters import PayloadSerializer, SourceConverters
-from cdc.events import SourceRecord
+from cdc.column_mappers import ColumnMappers, ColumnMapping
+from cdc.events import Headers, SourceRecord
 from cdc.filters import TableFilter
 from schemas.connect import Field, Schema, struct
 from schemas.envelope import envelope_schema, key_schema
+from schemas.json_converter import _json_default
 from schemas.logical import DECIMAL, to_structured
 from schemas.record import ConnectRecord
 
@@ -46,6 +50,10 @@ class CapturedTable:
     has_key: bool
     key_schema: Schema | None = None  # Connect schemas, for the structured form (connect_record)
     value_schema: Schema | None = None
+    headers: Headers | None = None  # the connector's __debezium.context.* headers, on every change record
+    # Per kept column: the value written instead of a null (the column default under JsonConverter's
+    # replace.null.with.default, or a mask); None when no column has one.
+    null_defaults: tuple[Any, ...] | None = None
     # The connector's SMT chain + converters (cdc.capture.transform) when ``transforms`` is set; see TransformedTable.
     transform: Callable[[ConnectRecord], SourceRecord] | None = field(default=None, repr=False, compare=False)
     # The hot path's two per-row functions, generated for this table version (see _compile_row/_compile_key):
@@ -63,14 +71,20 @@ class CapturedTable:
         if self.kept is not None:
             values = [values[i] for i in self.kept]
         if UNAVAILABLE in values:
-            return self._row_with_unavailable(values)
-        return dict(
-            zip(
-                self.columns,
-                [None if v is None else c(v) for c, v in zip(self.converters, values, strict=True)],
-                strict=True,
+            row = self._row_with_unavailable(values)
+        else:
+            row = dict(
+                zip(
+                    self.columns,
+                    [None if v is None else c(v) for c, v in zip(self.converters, values, strict=True)],
+                    strict=True,
+                )
             )
-        )
+        if self.null_defaults is not None:
+            for name, default in zip(self.columns, self.null_defaults, strict=True):
+                if default is not None and row[name] is None:
+                    row[name] = default
+        return row
 
     def _row_with_unavailable(self, values: Sequence[Any]) -> dict[str, Any]:
         out = {}
@@ -105,29 +119,44 @@ class CapturedTable:
         op: str,
         now_ns: int,
         key_row: dict[str, Any] | None,
+        headers: Headers | None = None,
+        transaction: dict[str, Any] | None = None,
     ) -> SourceRecord:
         """The serialized change record (Debezium envelope) for one event of this table.
 
         The single place an envelope payload is assembled: called per event by ``cdc.capture.emit`` (c/u/d/t)
         and the snapshot (r). ``key_row`` is the row the key is taken from; None (truncate) or a keyless table
-        gives a null key.
+        gives a null key. ``headers`` replaces the table's context headers (primary-key changes add the other
+        key); ``transaction`` is the event's transaction block (provide.transaction.metadata).
         """
         payload = {
             "before": before,
             "after": after,
             "source": source,
-            "transaction": None,
+            "transaction": transaction,
             "op": op,
             "ts_ms": now_ns // 1_000_000,
             "ts_us": now_ns // 1000,
             "ts_ns": now_ns,
         }
         key = None if key_row is None or not self.has_key else self.serialize_key(self.key(key_row))
-        return _new_record(SourceRecord, (self.topic, key, self.serialize_value(payload)))
+        return _new_record(
+            SourceRecord,
+            (self.topic, key, self.serialize_value(payload), self.headers if headers is None else headers),
+        )
 
-    def tombstone(self, key_row: dict[str, Any]) -> SourceRecord:
-        """The null-value record that follows a delete (only for tables with a key)."""
-        return SourceRecord(self.topic, self.serialize_key(self.key(key_row)), None)
+    def tombstone(self, key_row: dict[str, Any], headers: Headers | None = None) -> SourceRecord:
+        """The null-value record that follows a delete; a keyless table's has a null key, as in Debezium 3.6."""
+        key = self.serialize_key(self.key(key_row)) if self.has_key else None
+        return SourceRecord(self.topic, key, None, self.headers if headers is None else headers)
+
+    def key_header(self, name: str, key_row: dict[str, Any]) -> Headers:
+        """``name`` (``__debezium.oldkey``/``newkey``) with the other record's key, then the context headers.
+
+        Debezium writes the key's payload as compact JSON (Connect's SimpleHeaderConverter), ahead of the context
+        headers.
+        """
+        return [(name, orjson.dumps(self.key(key_row), default=_json_default)), *(self.headers or ())]
 
     # -- structured form (source-side SMTs, Avro); off the hot path ---------------------------------------------
 
@@ -139,6 +168,8 @@ class CapturedTable:
         op: str,
         now_ns: int,
         key_row: dict[str, Any] | None,
+        headers: Headers | None = None,
+        transaction: dict[str, Any] | None = None,
     ) -> ConnectRecord:
         """The same event as :meth:`record`, as a ``schemas.record.ConnectRecord`` (key/value Connect schemas and
         values in the ``schemas.record`` representation: ``decimal.Decimal`` for Connect Decimal etc.).
@@ -149,7 +180,7 @@ class CapturedTable:
             "before": self._structured_row(before),
             "after": self._structured_row(after),
             "source": dict(source),
-            "transaction": None,
+            "transaction": transaction,
             "op": op,
             "ts_ms": now_ns // 1_000_000,
             "ts_us": now_ns // 1000,
@@ -162,11 +193,15 @@ class CapturedTable:
             key=self._structured_key(key_row) if has_key else None,
             value_schema=self.value_schema,
             value=value,
+            headers=list((self.headers if headers is None else headers) or ()),
         )
 
-    def structured_tombstone(self, key_row: dict[str, Any]) -> ConnectRecord:
+    def structured_tombstone(self, key_row: dict[str, Any], headers: Headers | None = None) -> ConnectRecord:
         """:meth:`tombstone` as a ConnectRecord (null value schema and value)."""
-        return ConnectRecord(self.topic, self.key_schema, self._structured_key(key_row), None, None)
+        key_schema, key = (self.key_schema, self._structured_key(key_row)) if self.has_key else (None, None)
+        return ConnectRecord(
+            self.topic, key_schema, key, None, None, headers=list((self.headers if headers is None else headers) or ())
+        )
 
     def _structured_row(self, row: dict[str, Any] | None) -> dict[str, Any] | None:
         if row is None:
@@ -202,15 +237,17 @@ class TransformedTable(CapturedTable):
         op: str,
         now_ns: int,
         key_row: dict[str, Any] | None,
+        headers: Headers | None = None,
+        transaction: dict[str, Any] | None = None,
     ) -> SourceRecord:
         """:meth:`CapturedTable.record` through the transform chain."""
         assert self.transform is not None
-        return self.transform(self.structured(before, after, source, op, now_ns, key_row))
+        return self.transform(self.structured(before, after, source, op, now_ns, key_row, headers, transaction))
 
-    def tombstone(self, key_row: dict[str, Any]) -> SourceRecord:
+    def tombstone(self, key_row: dict[str, Any], headers: Headers | None = None) -> SourceRecord:
         """:meth:`CapturedTable.tombstone` through the transform chain."""
         assert self.transform is not None
-        return self.transform(self.structured_tombstone(key_row))
+        return self.transform(self.structured_tombstone(key_row, headers))
 
 
 def _needs_structuring(schema: Schema) -> bool:
@@ -234,15 +271,22 @@ def _compile_row(table: CapturedTable) -> Callable[[Sequence[Any]], dict[str, An
         return table.generic_row
     namespace: dict[str, Any] = {"UNAVAILABLE": UNAVAILABLE, "generic": table.generic_row}
     items = []
-    for j, (name, convert) in enumerate(zip(table.columns, table.converters, strict=True)):
+    defaults = table.null_defaults or (None,) * len(table.columns)
+    for j, (name, convert, default) in enumerate(zip(table.columns, table.converters, defaults, strict=True)):
+        # A null becomes the column's null default (replace.null.with.default, masks); columns without one pay
+        # nothing for it.
+        null = "None"
+        if default is not None:
+            namespace[f"d{j}"] = default
+            null = f"d{j}"
         inline = inline_form(convert)
-        if inline == "v":
+        if inline == "v" and default is None:
             expr = f"v{j}"  # None stays None
         elif inline is not None:
-            expr = f"None if v{j} is None else " + _rename(inline, f"v{j}")
+            expr = f"{null} if v{j} is None else " + _rename(inline, f"v{j}")
         else:
             namespace[f"c{j}"] = convert
-            expr = f"None if v{j} is None else c{j}(v{j})"
+            expr = f"{null} if v{j} is None else c{j}(v{j})"
         items.append(f"{name!r}: {expr}")
     targets = ", ".join(f"v{j}" for j in range(len(table.columns)))
     if table.kept is None:
@@ -320,12 +364,18 @@ class TableBuilder:
         converters: SourceConverters,
         source_schema: Schema,
         placeholder: str,
+        headers: Headers | None = None,
+        mappers: ColumnMappers | None = None,
     ) -> None:
         self.prefix = topic_prefix
         self.filter = table_filter
         self.converters = converters
         self.source_schema = source_schema
         self.placeholder = placeholder
+        self.headers = headers
+        self.mappers = mappers if mappers is not None and not mappers.empty_for_tables else None
+        # JsonConverter's replace.null.with.default (Connect's default: true) is applied when rows are built.
+        self.replace_null_with_default = getattr(converters.value, "replace_null_with_default", True)
 
     def build(
         self,
@@ -340,23 +390,42 @@ class TableBuilder:
         kept_positions = [
             i
             for i, column in enumerate(columns)
-            if column.name in primary_key or self.filter.includes_column(namespace, name, column.name)
+            if column.type is not None
+            and (column.name in primary_key or self.filter.includes_column(namespace, name, column.name))
         ]
         fields: list[Field] = []
         converters: list[ValueConverter] = []
         placeholders: list[Any] = []
+        null_defaults: dict[int, Any] = {}
         for i in kept_positions:
             column = columns[i]
+            assert column.type is not None
             col_schema = column.type.schema.with_optional(column.optional)
+            convert = column.type.convert
+            if column.default is not None:
+                col_schema = replace(col_schema, default=column.default)
+                if self.replace_null_with_default:
+                    null_defaults[len(fields)] = column.default
+            mapping = self._mapping(namespace, name, column)
+            if mapping is not None:
+                col_schema = replace(col_schema, parameters={**(col_schema.parameters or {}), **mapping.parameters})
+                if mapping.convert is not None:
+                    convert = _compose(convert, mapping.convert)
+                if mapping.null_value is not None:
+                    null_defaults[len(fields)] = mapping.null_value
             fields.append(Field(column.name, col_schema))
-            converters.append(column.type.convert)
+            converters.append(convert)
             placeholders.append(placeholder_for(col_schema, self.placeholder))
         names = tuple(f.name for f in fields)
-        key_names = tuple(k for k in primary_key if k in names)
+        message_key = self.mappers.key_columns_for(namespace, name) if self.mappers else None
+        key_names = tuple(k for k in (message_key or primary_key) if k in names)
         key_fields = [f for f in fields if f.name in key_names]
         key_fields.sort(key=lambda f: key_names.index(f.name))
         row_schema = struct(f"{topic}.Value", fields)
-        k_schema = key_schema(topic, [Field(f.name, f.schema.with_optional(False)) for f in key_fields])
+        # message.key.columns keep the columns' nullability in the key schema, as Debezium does.
+        k_schema = key_schema(
+            topic, [f if message_key else Field(f.name, f.schema.with_optional(False)) for f in key_fields]
+        )
         v_schema = envelope_schema(topic, row_schema, self.source_schema)
         transform = self.converters.transform
         return (CapturedTable if transform is None else TransformedTable)(
@@ -378,4 +447,21 @@ class TableBuilder:
             key_schema=k_schema,
             value_schema=v_schema,
             transform=transform,
+            headers=self.headers,
+            null_defaults=tuple(null_defaults.get(j) for j in range(len(fields))) if null_defaults else None,
         )
+
+    def _mapping(self, namespace: str, table: str, column: ColumnDescriptor) -> ColumnMapping | None:
+        """The column mapper (truncate, mask, hash, propagate source type) of one column, if one is configured."""
+        if self.mappers is None:
+            return None
+        return self.mappers.mapping(
+            namespace, table, column.name, column.type_name, column.length, column.source_type or dict
+        )
+
+
+def _compose(first: ValueConverter, then: Callable[[Any], Any]) -> ValueConverter:
+    def convert(value: Any) -> Any:
+        return then(first(value))
+
+    return convert

@@ -85,11 +85,14 @@ class RecordProducer:
         The hot path: one Python call per batch, not per record.
         """
         produce = self._producer.produce
-        for topic, key, value in records:
+        for topic, key, value, headers in records:
             try:
-                produce(topic, value, key)
+                if headers:
+                    produce(topic, value, key, headers=headers)  # type: ignore[arg-type]  # list invariance
+                else:
+                    produce(topic, value, key)
             except (BufferError, KafkaException) as exc:
-                self._send_slow(topic, key, value, while_blocked, exc)
+                self._send_slow(topic, key, value, while_blocked, exc, {"headers": headers} if headers else None)
 
     def send_transformed(self, records: Sequence[SourceRecord], while_blocked: Callable[[], None]) -> None:
         """``send_all`` for a connector with SMTs: skips records the chain dropped (``DROPPED``) and sends the
@@ -99,14 +102,14 @@ class RecordProducer:
             if record is DROPPED:
                 continue
             options: dict[str, Any] = {}
+            if record.headers:
+                options["headers"] = record.headers
             if isinstance(record, TransformedRecord):
-                if record.headers:
-                    options["headers"] = list(record.headers)
                 if record.partition is not None:
                     options["partition"] = record.partition
                 if record.timestamp is not None:
                     options["timestamp"] = record.timestamp
-            topic, key, value = record
+            topic, key, value = record[0], record[1], record[2]
             try:
                 produce(topic, value, key, **options)
             except (BufferError, KafkaException) as exc:

@@ -25,6 +25,7 @@ class CatalogColumn:
     type_oid: int
     typmod: int
     not_null: bool
+    default: str | None = None  # the default expression (pg_get_expr), e.g. "'n/a'::character varying"
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,9 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.oid = %s
 """
 _COLUMNS_SQL = """
-SELECT a.attname, a.atttypid, a.atttypmod, a.attnotnull
+SELECT a.attname, a.atttypid, a.atttypmod, a.attnotnull, pg_get_expr(d.adbin, d.adrelid)
 FROM pg_attribute a
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
 ORDER BY a.attnum
 """

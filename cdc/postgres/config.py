@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -32,6 +33,76 @@ class PostgresConnectorConfig(CommonSourceConfig):
         "initial", alias="snapshot.mode"
     )
     status_update_interval_ms: int = Field(10000, alias="status.update.interval.ms", ge=100)
+    hstore_handling_mode: Literal["json", "map"] = Field(
+        "json", alias="hstore.handling.mode", description="hstore as io.debezium.data.Json text or as a map"
+    )
+    interval_handling_mode: Literal["numeric", "string"] = Field(
+        "numeric",
+        alias="interval.handling.mode",
+        description="interval as io.debezium.time.MicroDuration (numeric) or io.debezium.time.Interval (string)",
+    )
+    binary_handling_mode: Literal["bytes", "base64", "base64-url-safe", "hex"] = Field(
+        "bytes", alias="binary.handling.mode", description="bytea as bytes or as base64/base64-url-safe/hex text"
+    )
+    money_fraction_digits: int = Field(
+        2, alias="money.fraction.digits", ge=0, le=20, description="scale of money Decimals (precise mode)"
+    )
+    snapshot_select_statement_overrides: str | None = Field(
+        None,
+        alias="snapshot.select.statement.overrides",
+        description="tables (schema.table, comma-separated) whose snapshot runs the statement in "
+        "snapshot.select.statement.overrides.<schema>.<table> instead of SELECT * (same columns, same order)",
+    )
+    slot_stream_params: str | None = Field(
+        None,
+        alias="slot.stream.params",
+        description="extra START_REPLICATION options for the output plugin, 'name=value;name=value'",
+    )
+    signal_data_collection: str | None = Field(
+        None,
+        alias="signal.data.collection",
+        description="schema.table of Debezium's signaling table; signals are logged, ad hoc snapshots are not "
+        "supported yet (such signals are reported and ignored)",
+    )
+    include_unknown_datatypes: bool = Field(
+        False,
+        alias="include.unknown.datatypes",
+        description="keep columns of types Debezium does not map (box, circle, line, lseg, path, polygon) as bytes",
+    )
+
+    def select_override(self, schema: str, table: str) -> str | None:
+        """The snapshot.select.statement.overrides statement of ``schema.table``, or None."""
+        listed = {t.strip() for t in (self.snapshot_select_statement_overrides or "").split(",") if t.strip()}
+        if f"{schema}.{table}" not in listed:
+            return None
+        statement = (self.model_extra or {}).get(f"snapshot.select.statement.overrides.{schema}.{table}")
+        return str(statement) if statement else None
+
+    def stream_params(self) -> dict[str, str]:
+        """slot.stream.params as START_REPLICATION options."""
+        out = {}
+        for part in (self.slot_stream_params or "").split(";"):
+            name, sep, value = part.partition("=")
+            if sep and name.strip():
+                out[name.strip()] = value.strip()
+        return out
+
+    @classmethod
+    def cross_field_problems(cls, raw: dict[str, Any]) -> list[str]:
+        problems = super().cross_field_problems(raw)
+        listed = str(raw.get("snapshot.select.statement.overrides") or "")
+        for table in (t.strip() for t in listed.split(",") if t.strip()):
+            if not raw.get(f"snapshot.select.statement.overrides.{table}"):
+                problems.append(
+                    f"config.snapshot.select.statement.overrides: {table!r} is listed but "
+                    f"snapshot.select.statement.overrides.{table} (its SELECT statement) is missing"
+                )
+        for part in str(raw.get("slot.stream.params") or "").split(";"):
+            if part.strip() and "=" not in part:
+                problems.append(f"config.slot.stream.params: {part.strip()!r} is not name=value")
+            elif part.strip() and not re.fullmatch(r"[A-Za-z0-9_-]+", part.partition("=")[0].strip()):
+                problems.append(f"config.slot.stream.params: option name {part.partition('=')[0].strip()!r}")
+        return problems
 
     @classmethod
     def exclusive_pairs(cls) -> list[tuple[str, str]]:

@@ -19,15 +19,18 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+import zlib
 from typing import Any
 
-from cdc.capture.emit import ChangeEmitter
+from cdc.capture.emit import ChangeEmitter, TxBlock
 from cdc.capture.heartbeat import Heartbeat
 from cdc.capture.table import CapturedTable
 from cdc.events import SourceRecord
 from cdc.postgres.catalog import Catalog
+from cdc.postgres.messages import MessageEmitter
 from cdc.postgres.offsets import PostgresOffset
 from cdc.postgres.pgoutput import (
+    UNCHANGED_TOAST,
     Begin,
     Commit,
     Delete,
@@ -43,8 +46,13 @@ from cdc.postgres.pgoutput import (
 from cdc.postgres.replication import Keepalive, ReplicationConnection, pg_time_to_unix_micros
 from cdc.postgres.source_info import source_block
 from cdc.postgres.tables import TableRegistry
+from schemas.transaction import TransactionTracker
 
 log = logging.getLogger("cdc.postgres.reader")
+
+# provide.transaction.metadata: Debezium counts logical decoding messages of a transaction under this "data
+# collection", the toString() of a Java object (its identity hash differs per run); ours is stable per connector.
+MESSAGE_COLLECTION = "io.debezium.connector.postgresql.LogicalDecodingMessageMonitor$LogicalDecodingMessageId@"
 
 
 class StreamReader:
@@ -62,8 +70,18 @@ class StreamReader:
         emitter: ChangeEmitter,
         heartbeat: Heartbeat | None,
         status_interval_s: float,
+        messages: MessageEmitter | None = None,
+        transactions: TransactionTracker | None = None,
+        replace_null_with_default: bool = True,
+        signal_collection: str | None = None,
     ) -> None:
+        self.signal_collection = signal_collection
         self.conn = conn
+        self.messages = messages
+        self.transactions = transactions
+        # Debezium leaves source.snapshot null while streaming; JsonConverter writes the schema default "false"
+        # unless replace.null.with.default=false.
+        self.streaming_marker = "false" if replace_null_with_default else None
         self.registry = registry
         self.catalog = catalog
         self.server = server
@@ -75,6 +93,9 @@ class StreamReader:
         # Position state, all derived from the stored offset.
         self.resume_lsn = offset.lsn  # end of the last completed transaction
         self.last_commit_lsn: int | None = offset.lsn_commit if offset.events == 0 else None
+        # End LSN of the last commit read: the first element of source.sequence, as Debezium has it (null until the
+        # first commit after a fresh start). After a completed transaction the stored lsn is that commit's end.
+        self.last_commit_end_lsn: int | None = offset.lsn if offset.lsn_commit is not None else None
         self.last_change_lsn: int | None = offset.lsn_proc
         self.last_tx_id = offset.tx_id
         self.last_ts_usec = offset.ts_usec
@@ -234,10 +255,12 @@ class StreamReader:
             table = self.registry.get(msg.relid)
             if table is not None:
                 self._emit_change(table, msg, lsn, now_ns, out)
+                if self.signal_collection is not None and kind is Insert:
+                    self._signal(table, msg)
         elif kind is Begin:
-            self._begin(msg)
+            self._begin(msg, lsn, out)
         elif kind is Commit:
-            self._commit(msg)
+            self._commit(msg, lsn, out)
         elif kind is Relation:
             self._sources.clear()
             self.registry.on_relation(msg)
@@ -251,13 +274,62 @@ class StreamReader:
             for relid in msg.relids:
                 table = self.registry.get(relid)
                 if table is not None:
-                    self.emitter.truncate(table, self._source(table, lsn), now_ns, out)
+                    self.emitter.truncate(table, self._source(table, lsn), now_ns, out, self._tx(table, lsn))
         elif kind is TypeInfo:
             self.catalog.forget_types()
-        elif kind is Origin or kind is LogicalMessage:
-            pass  # replication origins and pg_logical_emit_message(): not emitted (see README)
+        elif kind is LogicalMessage:
+            self._message(msg, lsn, now_ns, out)
+        elif kind is Origin:
+            pass  # replication origins: source.origin stays null (see docs/debezium-conformance.md)
 
-    def _begin(self, msg: Begin) -> None:
+    def _message(self, msg: LogicalMessage, lsn: int, now_ns: int, out: list[SourceRecord]) -> None:
+        """pg_logical_emit_message(): an op ``m`` record on ``<prefix>.message`` (Debezium's MessageValue).
+
+        A transactional message counts as a change of its transaction (for resuming inside it); a
+        non-transactional one stands alone and, as in Debezium, completes at its own LSN (source.sequence).
+        """
+        if msg.transactional:
+            if self.tx_skip_whole:
+                return
+            self.tx_events += 1
+            if self.tx_events <= self.tx_skip:
+                return
+            self.last_change_lsn = lsn
+            ts_us, tx_id = self.tx_ts_us, self.tx_id
+        else:
+            ts_us, tx_id = self.last_ts_usec or now_ns // 1000, None
+            self.last_commit_end_lsn = lsn
+        if self.messages is None:
+            return
+        source = source_block(self.server, self.dbname, "", "", ts_us, self.streaming_marker, tx_id, lsn, None)
+        start = "null" if self.last_commit_end_lsn is None else f'"{self.last_commit_end_lsn}"'
+        source["sequence"] = f'[{start},"{lsn}"]'
+        transaction = None
+        if msg.transactional and self.transactions is not None:
+            collection = f"{MESSAGE_COLLECTION}{zlib.crc32(self.server.encode()):08x}"
+            transaction = self.transactions.event(collection, f"{self.tx_id}:{lsn}")
+        out.append(self.messages.record(msg.prefix, msg.content, source, transaction, now_ns))
+
+    def _signal(self, table: CapturedTable, msg: Insert) -> None:
+        """A row inserted into signal.data.collection: Debezium's signal (id, type, data). ``log`` signals are
+        logged; every other type (execute-snapshot, stop-snapshot, pause/resume …) is not supported yet and is
+        reported, loudly, and ignored."""
+        if f"{table.namespace}.{table.name}" != self.signal_collection:
+            return
+        values = [*msg.new, None, None, None]
+        signal_id, signal_type, data = values[0], values[1], values[2]
+        if signal_type == "log":
+            log.info("signal %s (log): %s", signal_id, data)
+        else:
+            log.error(
+                "signal %s of type %r ignored: ad hoc snapshots and other signals are not supported yet "
+                "(only 'log'); data: %s",
+                signal_id,
+                signal_type,
+                data,
+            )
+
+    def _begin(self, msg: Begin, lsn: int, out: list[SourceRecord]) -> None:
         self._sources.clear()
         self.in_tx = True
         self.tx_id = msg.xid
@@ -266,18 +338,24 @@ class StreamReader:
         self.tx_events = 0
         # A transaction whose commit record lies before the resume point was fully delivered before a restart.
         self.tx_skip_whole = msg.final_lsn < self.resume_lsn
+        if self.transactions is not None and not self.tx_skip_whole:
+            out.append(self.transactions.begin(f"{msg.xid}:{lsn}", self.tx_ts_us // 1000))
         if self._replay_commit_lsn is not None and msg.final_lsn == self._replay_commit_lsn:
             self.tx_skip = self._replay_skip
             log.info("resuming inside transaction %s: skipping %d delivered changes", msg.xid, self.tx_skip)
         else:
             self.tx_skip = 0
 
-    def _commit(self, msg: Commit) -> None:
+    def _commit(self, msg: Commit, lsn: int, out: list[SourceRecord]) -> None:
         self._sources.clear()
         self.in_tx = False
+        if self.transactions is not None and not self.tx_skip_whole:
+            # Debezium's transaction ids are "<xid>:<LSN>"; BEGIN and END use the Begin/Commit message's LSN.
+            out.append(self.transactions.end(f"{self.tx_id}:{lsn}", self.tx_ts_us // 1000))
         if not self.tx_skip_whole:
             self.resume_lsn = max(self.resume_lsn, msg.end_lsn)
             self.last_commit_lsn = msg.commit_lsn
+            self.last_commit_end_lsn = msg.end_lsn
             self.last_tx_id = self.tx_id
             self.last_ts_usec = self.tx_ts_us
         if self._replay_commit_lsn is not None and msg.commit_lsn >= self._replay_commit_lsn:
@@ -296,10 +374,12 @@ class StreamReader:
         """
         cached = self._sources.get(table.table_id)
         if cached is None:
+            marker = self.streaming_marker
             block = source_block(
-                self.server, self.dbname, table.namespace, table.name, self.tx_ts_us, "false", self.tx_id, None, None
+                self.server, self.dbname, table.namespace, table.name, self.tx_ts_us, marker, self.tx_id, None, None
             )
-            sequence_prefix = f'["{self.last_commit_lsn}","' if self.last_commit_lsn is not None else '[null,"'
+            end = self.last_commit_end_lsn
+            sequence_prefix = f'["{end}","' if end is not None else '[null,"'
             cached = self._sources[table.table_id] = (block, sequence_prefix)
         block, sequence_prefix = cached
         source = block.copy()
@@ -310,13 +390,28 @@ class StreamReader:
     def _emit_change(self, table: CapturedTable, msg: Any, lsn: int, now_ns: int, out: list[SourceRecord]) -> None:
         kind = type(msg)
         emitter = self.emitter
+        tx = self._tx(table, lsn)
         if kind is Insert:
             if emitter.creates:
-                emitter.create(table, table.row(msg.new), self._source(table, lsn), now_ns, out)
+                emitter.create(table, table.row(msg.new), self._source(table, lsn), now_ns, out, tx)
         elif kind is Update:
-            after = table.row(msg.new)
+            new = msg.new
+            if msg.old_kind == "O" and UNCHANGED_TOAST in new:
+                # REPLICA IDENTITY FULL: the old tuple has the real value of every unchanged TOASTed column.
+                new = [o if v is UNCHANGED_TOAST else v for v, o in zip(new, msg.old, strict=True)]
+            after = table.row(new)
             before = None if msg.old is None else table.old_row(msg.old_kind == "K", msg.old)
             # REPLICA IDENTITY DEFAULT sends the old key ('K') only when it changed.
-            emitter.update(table, before, after, self._source(table, lsn), now_ns, out, msg.old_kind == "K")
+            emitter.update(table, before, after, self._source(table, lsn), now_ns, out, msg.old_kind == "K", tx)
         elif emitter.deletes:
-            emitter.delete(table, table.old_row(msg.old_kind == "K", msg.old), self._source(table, lsn), now_ns, out)
+            before = table.old_row(msg.old_kind == "K", msg.old)
+            emitter.delete(table, before, self._source(table, lsn), now_ns, out, tx)
+
+    def _tx(self, table: CapturedTable, lsn: int) -> TxBlock | None:
+        """With provide.transaction.metadata: what gives each emitted event its transaction block, whose id is
+        "<xid>:<LSN of the event>" as in Debezium; None otherwise (the hot path pays one test)."""
+        tracker = self.transactions
+        if tracker is None:
+            return None
+        collection, event_id = f"{table.namespace}.{table.name}", f"{self.tx_id}:{lsn}"
+        return lambda: tracker.event(collection, event_id)

@@ -81,6 +81,13 @@ def ssl_hint(message: str) -> str | None:
     return None
 
 
+def _options(extra: dict[str, str] | None) -> str:
+    """slot.stream.params as START_REPLICATION options (names checked by the config; values quoted)."""
+    if not extra:
+        return ""
+    return "".join(f", {name} '{value.replace(chr(39), chr(39) * 2)}'" for name, value in extra.items())
+
+
 class ReplicationConnection:
     """One ``replication=database`` connection. Not thread-safe; owned by one source at a time."""
 
@@ -159,13 +166,17 @@ class ReplicationConnection:
         assert consistent_point is not None
         return str_to_lsn(consistent_point), snapshot_name
 
-    def start_replication(self, slot: str, start_lsn: int, publication: str) -> None:
+    def start_replication(
+        self, slot: str, start_lsn: int, publication: str, extra_options: dict[str, str] | None = None
+    ) -> None:
         """Enter the CopyBoth stream from ``start_lsn`` (the server starts at max(start, confirmed_flush))."""
+        pgconn = self.pgconn
+        # Logical decoding messages (pg_logical_emit_message) are sent only when asked for, from PostgreSQL 14 on.
+        messages = ", messages 'true'" if pgconn.server_version >= 140000 else ""
         sql = (
             f'START_REPLICATION SLOT "{slot}" LOGICAL {lsn_to_str(start_lsn)} '
-            f"(proto_version '1', publication_names '{publication}')"
+            f"(proto_version '1', publication_names '{publication}'{messages}{_options(extra_options)})"
         )
-        pgconn = self.pgconn
         result = pgconn.exec_(sql.encode())
         if result.status != pq.ExecStatus.COPY_BOTH:
             message = (result.error_message or b"").decode(errors="replace").strip()

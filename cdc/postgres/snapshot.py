@@ -26,7 +26,15 @@ from cdc.postgres.catalog import CatalogTable, connect
 class PostgresSnapshotTable:
     """One table read inside the snapshot transaction (implements cdc.capture.snapshot.SnapshotTable)."""
 
-    def __init__(self, conn: psycopg.Connection[Any], info: CatalogTable, table: CapturedTable, fetch_size: int):
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        info: CatalogTable,
+        table: CapturedTable,
+        fetch_size: int,
+        select_override: str | None = None,
+    ):
+        self.select_override = select_override
         self.conn = conn
         self.info = info
         self.table = table
@@ -36,7 +44,13 @@ class PostgresSnapshotTable:
 
     def rows(self) -> Iterator[tuple[str | None, ...]]:
         columns = sql.SQL(", ").join(sql.Identifier(c.name) for c in self.info.columns)
-        query = sql.SQL("SELECT {} FROM {}").format(columns, sql.Identifier(self.info.schema, self.info.name))
+        query: sql.Composed | sql.SQL = sql.SQL("SELECT {} FROM {}").format(
+            columns, sql.Identifier(self.info.schema, self.info.name)
+        )
+        if self.select_override is not None:
+            # snapshot.select.statement.overrides: the user's statement, which must return the table's columns in
+            # table order (as Debezium requires); e.g. a WHERE clause that leaves out old rows.
+            query = sql.SQL(self.select_override)  # the user's own SQL, by design
         try:
             with self.conn.cursor(name=f"cdc_snapshot_{self.info.relid}") as cur:
                 cur.itersize = self.fetch_size

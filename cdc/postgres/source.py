@@ -18,11 +18,13 @@ from cdc.capture.emit import ChangeEmitter
 from cdc.capture.heartbeat import Heartbeat
 from cdc.capture.source import CaptureSource, ConsistentSnapshot, StoredState
 from cdc.capture.table import CapturedTable, TableBuilder
+from cdc.column_mappers import ColumnMappers
 from cdc.config import WorkerConfig
 from cdc.errors import CdcError, FatalError, RetriableError
-from cdc.events import SourceRecord
+from cdc.events import SourceRecord, context_headers, new_run_id
 from cdc.postgres.catalog import Catalog
 from cdc.postgres.config import PostgresConnectorConfig
+from cdc.postgres.messages import MessageEmitter
 from cdc.postgres.offsets import PostgresOffset
 from cdc.postgres.reader import StreamReader
 from cdc.postgres.replication import ReplicationConnection, lsn_to_str, str_to_lsn
@@ -31,6 +33,7 @@ from cdc.postgres.snapshot import PostgresSnapshotTable, SnapshotTransaction
 from cdc.postgres.source_info import SOURCE_SCHEMA, source_block
 from cdc.postgres.tables import TableRegistry
 from cdc.postgres.types import TypeMapper
+from schemas.transaction import TransactionTracker
 from snapshot.progress import SnapshotProgress
 
 log = logging.getLogger("cdc.postgres")
@@ -178,9 +181,24 @@ class PostgresConnector:
             )
         _check_replication_privilege(self.catalog, cfg.database_user)
         self.catalog.ensure_publication(cfg.publication_name, cfg.publication_autocreate_mode, self._captured)
-        mapper = TypeMapper(cfg.decimal_handling_mode, _time_mode(cfg.time_precision_mode), self.catalog.resolve_type)
+        mapper = TypeMapper(
+            cfg.decimal_handling_mode,
+            _time_mode(cfg.time_precision_mode),
+            self.catalog.resolve_type,
+            hstore_handling_mode=cfg.hstore_handling_mode,
+            interval_handling_mode=cfg.interval_handling_mode,
+            binary_handling_mode=cfg.binary_handling_mode,
+            money_fraction_digits=cfg.money_fraction_digits,
+            include_unknown_datatypes=cfg.include_unknown_datatypes,
+        )
         builder = TableBuilder(
-            cfg.topic_prefix, table_filter, self.converters, SOURCE_SCHEMA, cfg.unavailable_value_placeholder
+            cfg.topic_prefix,
+            table_filter,
+            self.converters,
+            SOURCE_SCHEMA,
+            cfg.unavailable_value_placeholder,
+            context_headers(cfg.topic_prefix, "postgresql", new_run_id()) if cfg.extended_headers_enabled else None,
+            ColumnMappers(cfg.model_extra or {}),
         )
         self.registry = TableRegistry(self.catalog, table_filter, mapper, builder)
 
@@ -266,7 +284,8 @@ class PostgresConnector:
             if info is None:
                 continue
             table = self.registry.from_catalog(info)
-            snapshot.tables.append(PostgresSnapshotTable(tx.conn, info, table, cfg.snapshot_fetch_size))
+            override = cfg.select_override(info.schema, info.name)
+            snapshot.tables.append(PostgresSnapshotTable(tx.conn, info, table, cfg.snapshot_fetch_size, override))
         log.info("snapshot of %d table(s) at %s (snapshot %s)", len(snapshot.tables), lsn_to_str(lsn), snapshot_name)
         return snapshot
 
@@ -305,8 +324,14 @@ class PostgresConnector:
             ChangeEmitter(cfg.skipped_ops(), cfg.tombstones_on_delete),
             heartbeat,
             cfg.status_update_interval_ms / 1000,
+            MessageEmitter(cfg.topic_prefix, self.converters, cfg.binary_handling_mode),
+            TransactionTracker(f"{cfg.topic_prefix}.transaction", self.converters)
+            if cfg.provide_transaction_metadata
+            else None,
+            getattr(self.converters.value, "replace_null_with_default", True),
+            cfg.signal_data_collection,
         )
-        repl.start_replication(cfg.slot_name, offset.lsn, cfg.publication_name)
+        repl.start_replication(cfg.slot_name, offset.lsn, cfg.publication_name, cfg.stream_params())
         log.info(
             "streaming from slot %s at %s%s",
             cfg.slot_name,

@@ -30,7 +30,10 @@ SOURCE_SCHEMA = struct(
         Field("txId", OPTIONAL_INT64),
         Field("lsn", OPTIONAL_INT64),
         Field("xmin", OPTIONAL_INT64),
+        Field("origin", OPTIONAL_STRING),  # Debezium 3.x: replication origin of the change (null without one)
+        Field("origin_lsn", OPTIONAL_INT64),
     ],
+    version=1,  # Debezium 3.x versions its source schemas
 )
 
 
@@ -40,7 +43,7 @@ def source_block(
     schema: str,
     table: str,
     ts_us: int,
-    snapshot: str,
+    snapshot: str | None,
     tx_id: int | None,
     lsn: int | None,
     sequence: str | None,
@@ -61,4 +64,6 @@ def source_block(
         "txId": tx_id,
         "lsn": lsn,
         "xmin": None,
+        "origin": None,
+        "origin_lsn": None,
     }

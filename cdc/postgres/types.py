@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cdc.capture.columns import ColumnType, identity, inline_expression
+from cdc.postgres import special_types as special
 from schemas import logical as lt
 from schemas.connect import Schema
 from schemas.logical import days_from_civil as _days_from_civil
@@ -34,6 +35,9 @@ __all__ = ["ColumnType", "PgType", "TypeMapper", "parse_array"]
 BOOL, BYTEA, CHAR, NAME, INT8, INT2, INT4, TEXT, OID, JSON, XML = 16, 17, 18, 19, 20, 21, 23, 25, 26, 114, 142
 FLOAT4, FLOAT8, MONEY, BPCHAR, VARCHAR, DATE, TIME, TIMESTAMP = 700, 701, 790, 1042, 1043, 1082, 1083, 1114
 TIMESTAMPTZ, INTERVAL, TIMETZ, NUMERIC, UUID, JSONB = 1184, 1186, 1266, 1700, 2950, 3802
+BIT, VARBIT, POINT, TSVECTOR = 1560, 1562, 600, 3614
+# Geometric types Debezium's PostgreSQL connector has no mapping for (handled as unknown types).
+UNKNOWN_GEOMETRIC = frozenset({601, 602, 603, 604, 628, 718})  # lseg, path, box, polygon, line, circle
 
 _EPOCH_ORDINAL = lt.EPOCH_ORDINAL
 _MICROS_PER_DAY = lt.MICROS_PER_DAY
@@ -126,6 +130,18 @@ def _money_unscaled(s: str) -> int:
 def _money(s: str) -> bytes:
     """money → Decimal with scale 2 (decimal.handling.mode=precise)."""
     return _unscaled_bytes(_money_unscaled(s))
+
+
+def _money_scaled(digits: int) -> Converter:
+    """money → Decimal with ``digits`` fraction digits (money.fraction.digits; the text has the locale's 2)."""
+    if digits == 2:
+        return _money
+
+    def convert(s: str) -> bytes:
+        unscaled = _money_unscaled(s)
+        return _unscaled_bytes(unscaled * 10 ** (digits - 2) if digits >= 2 else unscaled // 10 ** (2 - digits))
+
+    return convert
 
 
 def _money_double(s: str) -> float:
@@ -343,16 +359,30 @@ class TypeMapper:
         decimal_handling_mode: str,
         time_precision_mode: str,
         resolve_type: Callable[[int], PgType | None],
+        *,
+        hstore_handling_mode: str = "json",
+        interval_handling_mode: str = "numeric",
+        binary_handling_mode: str = "bytes",
+        money_fraction_digits: int = 2,
+        include_unknown_datatypes: bool = False,
     ) -> None:
         self.decimal_mode = decimal_handling_mode
         self.time_mode = time_precision_mode
         self.resolve_type = resolve_type
+        self.hstore_mode = hstore_handling_mode
+        self.interval_mode = interval_handling_mode
+        self.binary_mode = binary_handling_mode
+        self.money_digits = money_fraction_digits
+        self.include_unknown = include_unknown_datatypes
 
-    def map(self, type_oid: int, typmod: int) -> ColumnType:
-        """The ColumnType for a column; unknown types map to their text form as a string (see README)."""
+    def map(self, type_oid: int, typmod: int) -> ColumnType | None:
+        """The ColumnType for a column, or None when Debezium leaves the column out (a type it does not know,
+        with include.unknown.datatypes=false). Types it knows only by their text stay strings (see README)."""
         builtin = self._builtin(type_oid, typmod)
         if builtin is not None:
             return builtin
+        if type_oid in UNKNOWN_GEOMETRIC:
+            return ColumnType(Schema("bytes"), special.unknown_geometric_text) if self.include_unknown else None
         pg_type = self.resolve_type(type_oid)
         if pg_type is None:
             return ColumnType(Schema("string"), _to_str)
@@ -362,8 +392,18 @@ class TypeMapper:
             return self.map(pg_type.base_oid, pg_type.base_typmod)
         if pg_type.category == "A" and pg_type.element_oid:
             element = self.map(pg_type.element_oid, typmod)
-            items = element.schema.with_optional(True)
+            if element is None:
+                return None
+            element_type = self.resolve_type(pg_type.element_oid) if pg_type.element_oid > 10000 else None
+            # Debezium declares enum array elements required, every other element type optional.
+            items = element.schema.with_optional(element_type is None or element_type.typtype != "e")
             return ColumnType(Schema("array", items=items), _array_converter(element.convert))
+        if pg_type.name == "hstore":
+            if self.hstore_mode == "map":
+                return ColumnType(special.HSTORE_MAP_SCHEMA, special.parse_hstore)
+            return ColumnType(special.HSTORE_JSON_SCHEMA, special.hstore_json)
+        if pg_type.name == "ltree":
+            return ColumnType(Schema("string", name="io.debezium.data.Ltree", version=1), _to_str)
         return ColumnType(Schema("string"), _to_str)
 
     def _builtin(self, oid: int, typmod: int) -> ColumnType | None:
@@ -374,15 +414,26 @@ class TypeMapper:
         if oid in (INT8, OID):
             return ColumnType(Schema("int64"), int)
         if oid == FLOAT4:
-            return ColumnType(Schema("float32"), _to_float)
+            return ColumnType(Schema("float32"), special.float_or_special)
         if oid == FLOAT8:
-            return ColumnType(Schema("float64"), _to_float)
+            return ColumnType(Schema("float64"), special.float_or_special)
         if oid == BOOL:
             return ColumnType(Schema("boolean"), _to_bool)
         if oid in (TEXT, VARCHAR, BPCHAR, NAME, CHAR):
             return ColumnType(Schema("string"), _to_str)
         if oid == BYTEA:
+            binary = special.binary_mode(self.binary_mode)
+            if binary is not None:
+                return ColumnType(*binary)
             return ColumnType(Schema("bytes"), _to_bytes)
+        if oid == BIT and typmod == 1:
+            return ColumnType(Schema("boolean"), special.bit_to_bool)
+        if oid in (BIT, VARBIT):
+            return ColumnType(special.bits_schema(typmod if typmod > 0 else 2147483647), special.bits_to_bytes)
+        if oid == POINT:
+            return ColumnType(special.POINT_SCHEMA, special.point)
+        if oid == TSVECTOR:
+            return ColumnType(Schema("string", name="io.debezium.data.Tsvector", version=1), _to_str)
         if oid == NUMERIC:
             return self._numeric(typmod)
         if oid in (JSON, JSONB):
@@ -403,13 +454,15 @@ class TypeMapper:
         if oid == TIMETZ:
             return ColumnType(lt.ZONED_TIME, _zoned_time)
         if oid == MONEY:  # follows decimal.handling.mode like numeric (PostgresValueConverter.moneySchema)
-            schema = lt.decimal_schema(self.decimal_mode, 2)
             if self.decimal_mode == "double":
-                return ColumnType(schema, _money_double)
+                return ColumnType(lt.decimal_schema(self.decimal_mode, 2), _money_double)
             if self.decimal_mode == "string":
-                return ColumnType(schema, _money_string)
-            return ColumnType(schema, _money)
+                return ColumnType(lt.decimal_schema(self.decimal_mode, 2), _money_string)
+            digits = self.money_digits  # money.fraction.digits: the Decimal's scale
+            return ColumnType(lt.decimal_schema(self.decimal_mode, digits), _money_scaled(digits))
         if oid == INTERVAL:
+            if self.interval_mode == "string":
+                return ColumnType(special.INTERVAL_STRING_SCHEMA, special.interval_string)
             return ColumnType(lt.MICRO_DURATION, _interval_micros)
         return None
 
@@ -420,9 +473,9 @@ class TypeMapper:
             precision, scale = ((typmod - 4) >> 16) & 0xFFFF, (typmod - 4) & 0xFFFF
         schema = lt.decimal_schema(self.decimal_mode, scale, precision)
         if self.decimal_mode == "double":
-            return ColumnType(schema, _to_float_or_none)
+            return ColumnType(schema, special.numeric_double)
         if self.decimal_mode == "string":
-            return ColumnType(schema, _to_str)
+            return ColumnType(schema, special.numeric_string)
         if scale is None:
             return ColumnType(schema, _variable_decimal)
         return ColumnType(schema, _fixed_decimal(scale))

@@ -526,7 +526,7 @@ def test_column_added_while_streaming(postgres_server: Any, kafka_broker: Any, p
     expected_fields = [
         _plain("int32", "id", optional=False),
         _plain("string", "a"),
-        _plain("int32", "b", optional=False),  # no "default" in field schemas (documented deviation)
+        {"type": "int32", "optional": False, "default": 5, "field": "b"},  # the column default, as Debezium
         _plain("string", "c"),
     ]
     for record in (second, third):
