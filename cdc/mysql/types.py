@@ -280,6 +280,9 @@ class MySqlTypeMapper:
         mapped = self._map(column)
         if column.default is not None:
             default = self._default(column, mapped)
+            if isinstance(default, bytes):
+                # JsonConverter writes a bytes default (Decimal, Bits, binary) base64-encoded, as its values.
+                default = base64.b64encode(default).decode()
             if default is not None:
                 mapped = ColumnType(replace(mapped.schema, default=default), mapped.convert)
         return mapped
