@@ -168,7 +168,9 @@ def test_restart_inside_large_transaction(
             tally.close()
     missing = sum(1 for i in range(1, BIG_ROWS + 1) if i not in counts)
     duplicates = sum(1 for c in counts.values() if c > 1)
-    print(f"\n[{binlog_server.flavor} large-tx] stopped at {at_stop} rows, offset {offset}: {missing} missing, "
-          f"{duplicates} duplicates")
+    print(
+        f"\n[{binlog_server.flavor} large-tx] stopped at {at_stop} rows, offset {offset}: {missing} missing, "
+        f"{duplicates} duplicates"
+    )
     assert f"skipping {offset['event']} delivered row event(s)" in engine.log()
     assert missing == 0 and duplicates == 0
