@@ -133,3 +133,24 @@ def test_server_restart_reconnects_from_offset(kafka_broker: Any, tmp_path: Path
             records = wait_for_records(kafka_broker.bootstrap_servers, topic, 21, timeout=90)
     ids = {json.loads(k)["payload"]["id"] for k, v in records if v}
     assert ids == set(range(21))
+
+
+def test_purged_binlog(binlog_server: MySQLFamilyServer, kafka_broker: Any, binlog_database: str) -> None:
+    """The binlog the offset points into is purged: stop with an actionable message; when_needed re-snapshots."""
+    db = binlog_database
+    run_sql(binlog_server, db, "CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1)")
+    doc = mysql_document(binlog_server, kafka_broker.bootstrap_servers, db)
+    topic = f"{doc['name']}.{db}.t"
+    with EngineThread(doc):
+        wait_for_records(kafka_broker.bootstrap_servers, topic, 1)
+    run_sql(binlog_server, db, "INSERT INTO t VALUES (2)", "FLUSH BINARY LOGS")
+    current, _ = binlog_server.binlog_position()
+    run_sql(binlog_server, db, f"PURGE BINARY LOGS TO '{current}'")
+    engine = EngineThread(doc).start()
+    wait_for(lambda: not engine._thread.is_alive(), 60, what="the engine to stop")
+    assert engine.error is not None and "snapshot.mode=when_needed" in str(engine.error), engine.error
+    doc["config"]["snapshot.mode"] = "when_needed"
+    with EngineThread(doc):
+        records = wait_for_records(kafka_broker.bootstrap_servers, topic, 3)
+    ops = sorted((json.loads(v)["payload"]["op"], json.loads(k)["payload"]["id"]) for k, v in records if v)
+    assert ops == [("r", 1), ("r", 1), ("r", 2)]  # the first snapshot, then a new one with both rows
