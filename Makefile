@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 # Lint only the source packages that exist (some may not be created yet).
 LINT_PKGS := $(wildcard cdc schemas snapshot sinks servers)
 
-.PHONY: setup test demo lint bench
+.PHONY: setup test demo lint bench bench-mysql
 
 setup:
 	bash scripts/bootstrap.sh
@@ -23,3 +23,6 @@ lint: setup
 
 bench: setup
 	$(PYTHON) bench/pg_throughput.py
+
+bench-mysql: setup
+	$(PYTHON) bench/mysql_throughput.py
