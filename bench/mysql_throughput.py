@@ -360,7 +360,7 @@ def summarize_profile(raw: Path, limit: int = 20) -> str:
             continue
         count = int(count_text)
         frames = [f for f in stack.split(";") if f]
-        if not frames or "consume" in frames[-1] and "runtime" not in stack:
+        if not frames or ("consume" in frames[-1] and "runtime" not in stack):
             pass
         samples += count
         leaf = frames[-1]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pymysqlreplication.event import (
@@ -44,9 +45,26 @@ from schemas.heartbeat import HeartbeatEmitter
 
 log = logging.getLogger("cdc.mysql.reader")
 
-#: Called for each DDL statement: (statement, default database, effect, file, end pos, gtids after it, ts_ms,
-#: records out). The source re-reads the catalog, writes the schema history and the schema change events.
-DdlHandler = Callable[[str, str, DdlEffect, str, int, str | None, int, list[SourceRecord]], None]
+
+@dataclass(frozen=True)
+class DdlEvent:
+    """A DDL statement read from the binlog, handed to the source (``on_ddl``) to re-read the catalog, write the
+    schema history and the schema change event."""
+
+    statement: str
+    database: str
+    effect: DdlEffect
+    file: str
+    start_pos: int
+    end_pos: int
+    gtids_after: str | None
+    gtid: str | None
+    server_id: int
+    ts_us: int
+    thread: int | None
+
+
+DdlHandler = Callable[[DdlEvent, list[SourceRecord]], None]
 
 
 class BinlogReader:
@@ -96,10 +114,12 @@ class BinlogReader:
         self.tx_pos = offset.pos
         self.tx_gtid: str | None = None
         self.tx_thread: int | None = None
+        self.tx_ts_us: int | None = None  # the GTID event's commit timestamp (MySQL 8+), else None
         self.tx_events = 0  # row events of this transaction read (emitted, filtered or skipped)
         self.tx_skip_events = 0
         self.tx_skip_rows = 0
         self._gtid_pending: tuple[str, int, str] | None = None  # (gtid, start pos, file) of a GTID event
+        self._gtid_ts_us: int | None = None
         self._query: str | None = None
         self._table_cache: dict[int, tuple[Any, MySqlTable | None]] = {}
         self._last_heartbeat = time.monotonic()
@@ -155,9 +175,11 @@ class BinlogReader:
                     pass
             elif kind is RowsQueryLogEvent or kind is MariadbAnnotateRowsEvent:
                 self._query = event.query
-            if not records and time.monotonic() >= deadline:
+            if not self.in_tx and records:
+                # A transaction just ended: hand its records over now. Reading on could block until the next
+                # event or heartbeat (up to a second on an idle server), which would only add latency.
                 break
-            if records and not self.in_tx and time.monotonic() >= deadline:
+            if not records and time.monotonic() >= deadline:
                 break
         if self.heartbeat is not None and not self.in_tx:
             now = time.monotonic()
@@ -169,8 +191,9 @@ class BinlogReader:
     # -- transactions ----------------------------------------------------------------------------------------
 
     def _gtid(self, event: Any) -> None:
-        start = event.packet.log_pos - event.event_size
+        start = event.packet.log_pos - event.packet.event_size
         self._gtid_pending = (event.gtid, start, self.current_file)
+        self._gtid_ts_us = _commit_timestamp_us(event)
         if kind_is_mariadb_tx(event):
             self._begin(start, self.current_file, None)
 
@@ -182,6 +205,7 @@ class BinlogReader:
         else:
             self.tx_gtid, self.tx_pos, self.tx_file = None, start, file
         self.tx_thread = thread
+        self.tx_ts_us = self._gtid_ts_us
         self.tx_events = 0
         self._query = None
         if self._pending_skip is not None:
@@ -213,7 +237,7 @@ class BinlogReader:
         head = query[:9].upper()
         if head.startswith("BEGIN") or head.startswith("XA START"):
             if not self.in_tx:
-                self._begin(event.packet.log_pos - event.event_size, self.current_file, event.slave_proxy_id)
+                self._begin(event.packet.log_pos - event.packet.event_size, self.current_file, event.slave_proxy_id)
             else:
                 self.tx_thread = event.slave_proxy_id
             return
@@ -224,6 +248,8 @@ class BinlogReader:
             return  # a statement logged inside a transaction (SAVEPOINT, …)
         database = event.schema.decode() if isinstance(event.schema, bytes) else str(event.schema or "")
         effect = parse_ddl(query, database)
+        start_pos = event.packet.log_pos - event.packet.event_size
+        ts_us = self._gtid_ts_us if self._gtid_pending is not None and self._gtid_ts_us else event.timestamp * 1_000_000
         if self._pending_skip is not None and self._gtid_pending is not None:
             self._pending_skip = None  # a DDL transaction cannot be the interrupted one
         gtid = self._gtid_pending[0] if self._gtid_pending is not None else None
@@ -239,7 +265,20 @@ class BinlogReader:
         self._table_cache.clear()
         if effect.kind != "OTHER":
             gtids = str(self.gtids.filtered(self.gtid_includes, self.gtid_excludes)) or None
-            self.on_ddl(query, database, effect, self.file, self.pos, gtids, event.timestamp * 1000, out)
+            ddl = DdlEvent(
+                query,
+                database,
+                effect,
+                self.file,
+                start_pos,
+                self.pos,
+                gtids,
+                gtid,
+                event.packet.server_id,
+                ts_us,
+                event.slave_proxy_id,
+            )
+            self.on_ddl(ddl, out)
             if effect.kind == "TRUNCATE" and "t" not in self.skipped_ops:
                 db, name = effect.tables[0]
                 table = self.registry.definitions.get((db, name))
@@ -267,12 +306,12 @@ class BinlogReader:
             self.server,
             table.definition.database,
             table.definition.name,
-            event.timestamp * 1000,
+            self.tx_ts_us or event.timestamp * 1_000_000,
             "false",
             event.packet.server_id,
             self.tx_gtid,
             self.current_file,
-            event.packet.log_pos - event.event_size,
+            event.packet.log_pos - event.packet.event_size,
             row,
             thread,
             self._query if self.include_query else None,
@@ -280,7 +319,7 @@ class BinlogReader:
 
     def _rows(self, event: Any, out: list[SourceRecord]) -> None:
         if not self.in_tx:
-            self._begin(event.packet.log_pos - event.event_size, self.current_file, None)
+            self._begin(event.packet.log_pos - event.packet.event_size, self.current_file, None)
         self.tx_events += 1
         if self.tx_events <= self.tx_skip_events:
             return
@@ -325,6 +364,29 @@ class BinlogReader:
                 out.append(captured.record(before, None, source, "d", now_ns, before))
                 if self.tombstones and captured.has_key:
                     out.append(captured.tombstone(before))
+
+
+def _commit_timestamp_us(event: Any) -> int | None:
+    """The commit time (µs) a MySQL 8+ GTID event carries after the fields the library parses.
+
+    Layout after ``sequence_number``: ``immediate_commit_timestamp`` (7 bytes, little-endian; its top bit says
+    that ``original_commit_timestamp`` follows, 7 more bytes). Debezium reports the original one (the commit on
+    the first server) in ``source.ts_us``; on the server itself both are equal. None for MariaDB or old servers.
+    """
+    if type(event) is not GtidEvent:
+        return None
+    try:
+        raw = event.packet.read(7)
+        if len(raw) < 7:
+            return None
+        immediate = int.from_bytes(raw, "little")
+        if immediate & (1 << 55):
+            immediate &= ~(1 << 55)
+            original = int.from_bytes(event.packet.read(7), "little")
+            return original or immediate
+        return immediate or None
+    except (IndexError, ValueError, AttributeError):
+        return None
 
 
 def kind_is_mariadb_tx(event: Any) -> bool:

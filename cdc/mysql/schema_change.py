@@ -8,6 +8,7 @@ where each table change carries the table's columns (``io.debezium.connector.sch
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from cdc.events import SourceRecord
@@ -98,7 +99,10 @@ _JDBC = {
 
 
 def _column(c: Column, position: int) -> dict[str, Any]:
-    length = c.precision
+    # Debezium's length: the declared size of character, binary, BIT and DECIMAL types ("varchar(40)" → 40).
+    declared = re.match(r"[a-z ]+\((\d+)", c.column_type.lower())
+    sized = c.data_type in ("char", "varchar", "binary", "varbinary", "bit", "decimal", "numeric")
+    length = int(declared.group(1)) if declared and sized else None
     return {
         "name": c.name,
         "jdbcType": _JDBC.get(c.data_type, 1111),

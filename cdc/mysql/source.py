@@ -25,9 +25,9 @@ from cdc.mysql.binlog import BinlogConnection
 from cdc.mysql.catalog import Catalog
 from cdc.mysql.config import MySqlConnectorConfig
 from cdc.mysql.offsets import MySqlOffset
-from cdc.mysql.reader import BinlogReader
+from cdc.mysql.reader import BinlogReader, DdlEvent
 from cdc.mysql.schema_change import SchemaChangeEmitter
-from cdc.mysql.schema_history import DdlEffect, SchemaHistory, recover
+from cdc.mysql.schema_history import SchemaHistory, recover
 from cdc.mysql.snapshot import MySqlSnapshotTable, SnapshotTransaction
 from cdc.mysql.source_info import source_block
 from cdc.mysql.tables import MySqlTableRegistry
@@ -72,7 +72,7 @@ class MySqlSource:
         self.binlog: BinlogConnection | None = None
         self.schema_changes: SchemaChangeEmitter | None = None
         self._snapshot_tx: SnapshotTransaction | None = None
-        self._snapshot_rows: Iterator[MarkedRow[tuple[Any, ...]]] | None = None
+        self._snapshot_rows: Iterator[tuple[MarkedRow[tuple[Any, ...]], str]] | None = None
         self._snapshot_position: MySqlOffset | None = None
         self._pending: list[SourceRecord] = []
         self._finished = False
@@ -197,7 +197,7 @@ class MySqlSource:
         for definition in tx.definitions:
             self.registry.set_definition(definition)
             changes.append(("CREATE", (definition.database, definition.name), definition))
-            version = self.registry.for_definition(definition)
+            version = self.registry.for_definition(definition, snapshot=True)
             tables.append(MySqlSnapshotTable(tx.conn, definition, version, self.cfg.snapshot_fetch_size))
         self.history.record(tx.file, tx.pos, tx.gtids or None, "", "-- snapshot", changes)
         log.info(
@@ -213,7 +213,7 @@ class MySqlSource:
             self._finish_snapshot()
             return
         self.progress.__enter__()
-        self._snapshot_rows = marked_rows(tables, self.progress)  # type: ignore[arg-type]
+        self._snapshot_rows = per_table_markers(marked_rows(tables, self.progress))  # type: ignore[arg-type]
 
     def _start_stream(self, offset: MySqlOffset) -> None:
         assert self.registry is not None
@@ -255,19 +255,10 @@ class MySqlSource:
 
     # -- DDL -------------------------------------------------------------------------------------------------
 
-    def _on_ddl(
-        self,
-        ddl: str,
-        database: str,
-        effect: DdlEffect,
-        file: str,
-        pos: int,
-        gtids: str | None,
-        ts_ms: int,
-        out: list[SourceRecord],
-    ) -> None:
+    def _on_ddl(self, event: DdlEvent, out: list[SourceRecord]) -> None:
         """A DDL statement was read: re-read the tables it touched, record them, announce the change."""
         assert self.registry is not None
+        effect = event.effect
         changes: list[tuple[str, tuple[str, str], Any]] = []
         for db, table in effect.dropped:
             self.registry.drop_definition(db, table)
@@ -282,14 +273,27 @@ class MySqlSource:
                 continue
             self.registry.set_definition(definition)
             changes.append(("CREATE" if effect.kind in ("CREATE", "RENAME") else "ALTER", (db, table), definition))
-        self.history.record(file, pos, gtids, database, ddl, changes)
+        self.history.record(event.file, event.end_pos, event.gtids_after, event.database, event.statement, changes)
         captured = [c for c in changes if self.registry.includes(*c[1])]
         if self.schema_changes is not None and (captured or effect.kind in ("CREATE_DATABASE", "DROP_DATABASE")):
-            db = effect.database or database
+            db = effect.database or event.database
+            table_name = captured[0][1][1] if captured else None
             source = source_block(
-                self.flavor, self.cfg.topic_prefix, db, None, ts_ms, "false", 0, None, file, pos, 0, None, None
+                self.flavor,
+                self.cfg.topic_prefix,
+                db,
+                table_name,
+                event.ts_us,
+                "false",
+                event.server_id,
+                event.gtid,
+                event.file,
+                event.start_pos,
+                0,
+                None,
+                None,
             )
-            out.append(self.schema_changes.record(db, ddl, source, captured, ts_ms))
+            out.append(self.schema_changes.record(db, event.statement, source, captured, time.time_ns() // 1_000_000))
 
     # -- running ---------------------------------------------------------------------------------------------
 
@@ -306,7 +310,7 @@ class MySqlSource:
         records: list[SourceRecord] = []
         now_ns = time.time_ns()
         file, pos = self._snapshot_position.file, self._snapshot_position.pos
-        for marked in self._snapshot_rows:
+        for marked, marker in self._snapshot_rows:
             table = marked.table.table  # type: ignore[attr-defined]
             captured = table.captured
             row = captured.row(marked.row)
@@ -315,8 +319,8 @@ class MySqlSource:
                 self.cfg.topic_prefix,
                 captured.schema,
                 captured.name,
-                now_ns // 1_000_000,
-                marked.marker,
+                now_ns // 1000,
+                marker,
                 0,
                 None,
                 file,
@@ -379,6 +383,32 @@ class MySqlSource:
             self.binlog = None
         self.history.close()
         self.catalog.close()
+
+
+def per_table_markers(rows: Iterator[MarkedRow[Any]]) -> Iterator[tuple[MarkedRow[Any], str]]:
+    """Debezium 3.x snapshot markers: ``first`` and ``last`` for the whole snapshot, and in between
+    ``first_in_data_collection`` / ``last_in_data_collection`` on each table's first and last row, else ``true``.
+
+    The shared runner marks first/true/last only; one more row of look-ahead tells where a table ends.
+    """
+    held: tuple[MarkedRow[Any], bool] | None = None
+    previous_table: object = None
+    for row in rows:
+        first_in_table = row.table is not previous_table
+        previous_table = row.table
+        if held is not None:
+            yield held[0], _marker(held[0].marker, held[1], row.table is not held[0].table)
+        held = (row, first_in_table)
+    if held is not None:
+        yield held[0], _marker(held[0].marker, held[1], True)
+
+
+def _marker(base: str, first_in_table: bool, last_in_table: bool) -> str:
+    if base in ("first", "last"):
+        return base
+    if first_in_table:
+        return "first_in_data_collection"
+    return "last_in_data_collection" if last_in_table else "true"
 
 
 def _parse_offset(stored: dict[str, Any] | None) -> MySqlOffset | None:

@@ -53,6 +53,7 @@ def source_schema(flavor: str) -> Schema:
             Field("thread", OPTIONAL_INT64),
             Field("query", OPTIONAL_STRING),
         ],
+        version=1,
     )
 
 
@@ -61,7 +62,7 @@ def source_block(
     server: str,
     db: str,
     table: str | None,
-    ts_ms: int,
+    ts_us: int,
     snapshot: str,
     server_id: int,
     gtid: str | None,
@@ -71,17 +72,18 @@ def source_block(
     thread: int | None,
     query: str | None,
 ) -> dict[str, Any]:
-    """One event's source block; ``ts_ms`` is the binlog event's timestamp (whole seconds, in ms)."""
+    """One event's source block; ``ts_us``: the commit time (MySQL 8+: the GTID event's microseconds; else the
+    event header's whole seconds), or the snapshot's read time."""
     return {
         "version": __version__,
         "connector": flavor,
         "name": server,
-        "ts_ms": ts_ms,
+        "ts_ms": ts_us // 1000,
         "snapshot": snapshot,
         "db": db,
         "sequence": None,
-        "ts_us": ts_ms * 1000,
-        "ts_ns": ts_ms * 1_000_000,
+        "ts_us": ts_us,
+        "ts_ns": ts_us * 1000,
         "table": table,
         "server_id": server_id,
         "gtid": gtid,

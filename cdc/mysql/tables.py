@@ -144,13 +144,13 @@ class MySqlTableRegistry:
     def drop_definition(self, database: str, table: str) -> None:
         self.definitions.pop((database, table), None)
 
-    def for_definition(self, definition: TableDef) -> MySqlTable:
-        """The table version for a full definition (snapshot)."""
+    def for_definition(self, definition: TableDef, snapshot: bool = False) -> MySqlTable:
+        """The table version for a full definition (``snapshot``: with the snapshot's value converters)."""
         names = tuple(c.name for c in definition.columns)
-        key = (definition.database, definition.name, names)
+        key = (definition.database, definition.name, (*names, "\x00snapshot") if snapshot else names)
         table = self._versions.get(key)
         if table is None or table.definition != definition:
-            table = self._versions[key] = self._build(definition)
+            table = self._versions[key] = self._build(definition, snapshot)
         return table
 
     def for_binlog(self, database: str, table_name: str, binlog_columns: list[Any], binlog_pk: Any) -> MySqlTable:
@@ -172,7 +172,7 @@ class MySqlTableRegistry:
         table = self._versions[key] = self._build(TableDef(database, table_name, columns, pk))
         return table
 
-    def _build(self, definition: TableDef) -> MySqlTable:
+    def _build(self, definition: TableDef, snapshot: bool = False) -> MySqlTable:
         database, table_name = definition.database, definition.name
         topic = f"{self.prefix}.{database}.{table_name}"
         primary_key = definition.primary_key
@@ -185,7 +185,7 @@ class MySqlTableRegistry:
         converters = []
         for i in kept:
             column = definition.columns[i]
-            mapped = self.mapper.map(column)
+            mapped = self.mapper.map(column, snapshot)
             fields.append(Field(column.name, mapped.schema.with_optional(column.nullable)))
             converters.append(mapped.convert)
         names = tuple(f.name for f in fields)

@@ -199,6 +199,14 @@ def _zoned_timestamp(fsp: int) -> Converter:
     return convert
 
 
+def _zoned_timestamp_trimmed(value: Any) -> str | None:
+    """Snapshot TIMESTAMP(n): Debezium's snapshot drops trailing fraction zeros (streaming pads to n digits)."""
+    if not isinstance(value, dt.datetime):
+        return None
+    text = value.isoformat(timespec="microseconds" if value.microsecond else "seconds")
+    return (text.rstrip("0") if value.microsecond else text) + "Z"
+
+
 def _year(value: Any) -> int:
     return int(value)
 
@@ -281,9 +289,14 @@ class MySqlTypeMapper:
         self.bigint_unsigned_mode = bigint_unsigned_mode
         self.binary_mode = binary_mode
 
-    def map(self, column: Column) -> ColumnType:
-        """The ColumnType for a column, with the column's default value in its schema (as Debezium writes it)."""
+    def map(self, column: Column, snapshot: bool = False) -> ColumnType:
+        """The ColumnType for a column, with the column's default value in its schema (as Debezium writes it).
+
+        ``snapshot``: the converter for snapshot rows, where Debezium formats a few values differently.
+        """
         mapped = self._map(column)
+        if snapshot and column.data_type == "timestamp":
+            mapped = ColumnType(mapped.schema, _zoned_timestamp_trimmed)
         if column.default is not None:
             default = self._default(column, mapped)
             if isinstance(default, bytes):

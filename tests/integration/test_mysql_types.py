@@ -133,7 +133,10 @@ def test_every_type_snapshot_and_stream(
         assert after.pop("id") == (1 if op == "r" else 2)
         doc_json = after.pop("c_json")
         assert json.loads(doc_json) == {"a": [1, 2.5]}
-        mismatched = {k: (after.get(k), v) for k, v in EXPECTED.items() if after.get(k) != v}
+        expected = dict(EXPECTED)
+        if op == "r":  # Debezium's snapshot drops trailing zeros of TIMESTAMP(n) fractions (streaming pads)
+            expected["c_timestamp6"] = "2024-01-02T03:04:05.5Z"
+        mismatched = {k: (after.get(k), v) for k, v in expected.items() if after.get(k) != v}
         assert not mismatched, f"{binlog_server.flavor} op={op}: (got, expected) {mismatched}"
         fields = {f["field"]: f for f in values[op]["schema"]["fields"][1]["fields"]}
         for column, (type_, name) in SCHEMAS.items():
