@@ -35,13 +35,14 @@ from pymysqlreplication.event import (
 )
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
+from cdc.capture.emit import ChangeEmitter
+from cdc.capture.heartbeat import Heartbeat
 from cdc.events import SourceRecord
 from cdc.mysql.binlog import BinlogConnection
 from cdc.mysql.offsets import GtidSet, MySqlOffset
 from cdc.mysql.schema_history import DdlEffect, parse_ddl
 from cdc.mysql.source_info import source_block
 from cdc.mysql.tables import MySqlTable, MySqlTableRegistry
-from schemas.heartbeat import HeartbeatEmitter
 
 log = logging.getLogger("cdc.mysql.reader")
 
@@ -77,10 +78,8 @@ class BinlogReader:
         offset: MySqlOffset,
         flavor: str,
         server: str,
-        skipped_ops: frozenset[str],
-        tombstones: bool,
-        heartbeat: HeartbeatEmitter | None,
-        heartbeat_interval_s: float,
+        emitter: ChangeEmitter,
+        heartbeat: Heartbeat | None,
         on_ddl: DdlHandler,
         include_query: bool,
         gtid_includes: str | None = None,
@@ -90,10 +89,8 @@ class BinlogReader:
         self.registry = registry
         self.flavor = flavor
         self.server = server
-        self.skipped_ops = skipped_ops
-        self.tombstones = tombstones
+        self.emitter = emitter
         self.heartbeat = heartbeat
-        self.heartbeat_interval_s = heartbeat_interval_s
         self.on_ddl = on_ddl
         self.include_query = include_query
         self.gtid_includes = gtid_includes
@@ -122,7 +119,6 @@ class BinlogReader:
         self._gtid_ts_us: int | None = None
         self._query: str | None = None
         self._table_cache: dict[int, tuple[Any, MySqlTable | None]] = {}
-        self._last_heartbeat = time.monotonic()
         self.events_read = 0
 
     # -- position --------------------------------------------------------------------------------------------
@@ -182,10 +178,7 @@ class BinlogReader:
             if not records and time.monotonic() >= deadline:
                 break
         if self.heartbeat is not None and not self.in_tx:
-            now = time.monotonic()
-            if now - self._last_heartbeat >= self.heartbeat_interval_s:
-                self._last_heartbeat = now
-                records.append(self.heartbeat.record(int(time.time() * 1000)))
+            self.heartbeat.poll(time.time_ns(), records)
         return records
 
     # -- transactions ----------------------------------------------------------------------------------------
@@ -279,13 +272,13 @@ class BinlogReader:
                 event.slave_proxy_id,
             )
             self.on_ddl(ddl, out)
-            if effect.kind == "TRUNCATE" and "t" not in self.skipped_ops:
+            if effect.kind == "TRUNCATE" and self.emitter.truncates:
                 db, name = effect.tables[0]
                 table = self.registry.definitions.get((db, name))
                 if table is not None and self.registry.includes(db, name):
                     version = self.registry.for_definition(table)
                     source = self._source(version, event, 0, event.slave_proxy_id)
-                    out.append(version.captured.record(None, None, source, "t", time.time_ns(), None))
+                    self.emitter.truncate(version.captured, source, time.time_ns(), out)
 
     # -- rows (hot path) -------------------------------------------------------------------------------------
 
@@ -330,7 +323,7 @@ class BinlogReader:
         captured = table.captured
         convert = table.row_from_dict
         now_ns = time.time_ns()
-        skipped = self.skipped_ops
+        emitter = self.emitter
         base = self._source(table, event, 0, self.tx_thread)
         kind = type(event)
         for i, row in enumerate(event.rows):
@@ -338,32 +331,13 @@ class BinlogReader:
                 continue
             source = base if i == 0 else {**base, "row": i}
             if kind is WriteRowsEvent:
-                if "c" in skipped:
-                    continue
-                after = convert(row["values"])
-                out.append(captured.record(None, after, source, "c", now_ns, after))
+                emitter.create(captured, convert(row["values"]), source, now_ns, out)
             elif kind is UpdateRowsEvent:
-                before = convert(row["before_values"])
-                after = convert(row["after_values"])
-                if captured.has_key and captured.key(before) != captured.key(after):
-                    # Primary key changed: Debezium emits delete(old key) + tombstone + create(new key).
-                    if "d" not in skipped:
-                        out.append(captured.record(before, None, source, "d", now_ns, before))
-                        if self.tombstones:
-                            out.append(captured.tombstone(before))
-                    if "c" not in skipped:
-                        out.append(captured.record(None, after, source, "c", now_ns, after))
-                    continue
-                if "u" in skipped:
-                    continue
-                out.append(captured.record(before, after, source, "u", now_ns, after))
+                emitter.update(
+                    captured, convert(row["before_values"]), convert(row["after_values"]), source, now_ns, out
+                )
             else:
-                if "d" in skipped:
-                    continue
-                before = convert(row["values"])
-                out.append(captured.record(before, None, source, "d", now_ns, before))
-                if self.tombstones and captured.has_key:
-                    out.append(captured.tombstone(before))
+                emitter.delete(captured, convert(row["values"]), source, now_ns, out)
 
 
 def _commit_timestamp_us(event: Any) -> int | None:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from cdc.capture.converters import SourceConverters
 from cdc.events import SourceRecord
 from cdc.mysql.catalog import Column, TableDef
 from cdc.mysql.source_info import source_schema
 from schemas.connect import INT64, OPTIONAL_STRING, STRING, Field, Schema, struct
-from schemas.json_converter import JsonConverter
 
 _OPT_INT32 = Schema("int32", optional=True)
 _OPT_BOOL = Schema("boolean", optional=True)
@@ -136,7 +136,7 @@ def _table(t: TableDef | None) -> dict[str, Any] | None:
 class SchemaChangeEmitter:
     """Builds schema change records for one logical server; schemas are rendered once."""
 
-    def __init__(self, flavor: str, server: str, key_converter: JsonConverter, value_converter: JsonConverter) -> None:
+    def __init__(self, flavor: str, server: str, converters: SourceConverters) -> None:
         self.topic = server
         key = struct(f"io.debezium.connector.{flavor}.SchemaChangeKey", [Field("databaseName", STRING)], version=1)
         value = struct(
@@ -151,8 +151,8 @@ class SchemaChangeEmitter:
             ],
             version=1,
         )
-        self._key = key_converter.prepare(key)
-        self._value = value_converter.prepare(value)
+        self._key = converters.key.serializer(key, server)
+        self._value = converters.value.serializer(value, server)
 
     def record(
         self,
@@ -172,8 +172,4 @@ class SchemaChangeEmitter:
                 {"type": kind, "id": f'"{db}"."{name}"', "table": _table(t)} for kind, (db, name), t in changes
             ],
         }
-        return SourceRecord(
-            self.topic,
-            JsonConverter.serialize(self._key, {"databaseName": database}),
-            JsonConverter.serialize(self._value, payload),
-        )
+        return SourceRecord(self.topic, self._key({"databaseName": database}), self._value(payload))

@@ -41,10 +41,11 @@ def _ident(name: str) -> str:
 class MySqlSnapshotTable:
     """One table read inside the snapshot transaction (implements snapshot.runner.SnapshotTable)."""
 
-    def __init__(self, conn: Any, definition: TableDef, table: MySqlTable, fetch_size: int) -> None:
+    def __init__(self, conn: Any, definition: TableDef, version: MySqlTable, fetch_size: int) -> None:
         self.conn = conn
         self.definition = definition
-        self.table = table
+        self.version = version
+        self.table = version.captured
         self.fetch_size = fetch_size
         self.name = f"{definition.database}.{definition.name}"
         self.estimated_rows = definition.estimated_rows

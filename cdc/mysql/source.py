@@ -18,6 +18,10 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from cdc.capture.converters import SourceConverters
+from cdc.capture.emit import ChangeEmitter
+from cdc.capture.heartbeat import Heartbeat
+from cdc.capture.snapshot import MarkedRow, marked_rows
 from cdc.config import WorkerConfig
 from cdc.errors import ConfigError, FatalError, RetriableError
 from cdc.events import SourceRecord
@@ -33,10 +37,7 @@ from cdc.mysql.source_info import source_block
 from cdc.mysql.tables import MySqlTableRegistry
 from cdc.mysql.types import MySqlTypeMapper
 from cdc.mysql.validate import server_checks
-from schemas.heartbeat import HeartbeatEmitter
-from schemas.json_converter import JsonConverter
 from snapshot.progress import SnapshotProgress
-from snapshot.runner import MarkedRow, marked_rows
 
 log = logging.getLogger("cdc.mysql")
 
@@ -49,17 +50,13 @@ class MySqlSource:
         name: str,
         cfg: MySqlConnectorConfig,
         worker: WorkerConfig,
-        progress: SnapshotProgress | None = None,
-        converters: tuple[JsonConverter, JsonConverter] | None = None,
+        progress: SnapshotProgress | None,
+        converters: SourceConverters,
     ) -> None:
         self.name = name
         self.cfg = cfg
         self.worker = worker
-        if converters is not None:
-            self.key_converter, self.value_converter = converters
-        else:
-            self.key_converter = JsonConverter(worker.key_converter_schemas_enable)
-            self.value_converter = JsonConverter(worker.value_converter_schemas_enable)
+        self.converters = converters
         self.progress = progress or SnapshotProgress(enabled=False)
         self.catalog = Catalog(cfg)
         self.history = SchemaHistory(
@@ -72,7 +69,8 @@ class MySqlSource:
         self.binlog: BinlogConnection | None = None
         self.schema_changes: SchemaChangeEmitter | None = None
         self._snapshot_tx: SnapshotTransaction | None = None
-        self._snapshot_rows: Iterator[tuple[MarkedRow[tuple[Any, ...]], str]] | None = None
+        self._snapshot_rows: Iterator[tuple[MarkedRow, str]] | None = None
+        self._completed_position: dict[str, Any] | None = None
         self._snapshot_position: MySqlOffset | None = None
         self._pending: list[SourceRecord] = []
         self._finished = False
@@ -94,12 +92,15 @@ class MySqlSource:
             cfg.binary_handling_mode,
         )
         self.registry = MySqlTableRegistry(
-            self.flavor, cfg.table_filter(), cfg.topic_prefix, mapper, self.key_converter, self.value_converter
+            self.flavor,
+            cfg.table_filter(),
+            cfg.topic_prefix,
+            mapper,
+            self.converters,
+            cfg.unavailable_value_placeholder,
         )
         if cfg.include_schema_changes:
-            self.schema_changes = SchemaChangeEmitter(
-                self.flavor, cfg.topic_prefix, self.key_converter, self.value_converter
-            )
+            self.schema_changes = SchemaChangeEmitter(self.flavor, cfg.topic_prefix, self.converters)
         self.history.ensure_topic()
         offset = _parse_offset(stored_offset)
         mode = cfg.snapshot_mode
@@ -213,15 +214,15 @@ class MySqlSource:
             self._finish_snapshot()
             return
         self.progress.__enter__()
-        self._snapshot_rows = per_table_markers(marked_rows(tables, self.progress))  # type: ignore[arg-type]
+        self._snapshot_rows = per_table_markers(marked_rows(tables, self.progress))
 
     def _start_stream(self, offset: MySqlOffset) -> None:
         assert self.registry is not None
         cfg = self.cfg
         heartbeat = None
         if cfg.heartbeat_interval_ms > 0:
-            heartbeat = HeartbeatEmitter(
-                cfg.topic_heartbeat_prefix, cfg.topic_prefix, self.key_converter, self.value_converter
+            heartbeat = Heartbeat(
+                cfg.topic_heartbeat_prefix, cfg.topic_prefix, self.converters, cfg.heartbeat_interval_ms / 1000
             )
         use_gtids = bool(offset.gtids) and self._gtid_mode()
         self.binlog = BinlogConnection(
@@ -238,10 +239,8 @@ class MySqlSource:
             offset,
             self.flavor,
             cfg.topic_prefix,
-            cfg.skipped_ops(),
-            cfg.tombstones_on_delete,
+            ChangeEmitter(cfg.skipped_ops(), cfg.tombstones_on_delete),
             heartbeat,
-            cfg.heartbeat_interval_ms / 1000,
             self._on_ddl,
             cfg.include_query,
             cfg.gtid_source_includes,
@@ -311,13 +310,12 @@ class MySqlSource:
         now_ns = time.time_ns()
         file, pos = self._snapshot_position.file, self._snapshot_position.pos
         for marked, marker in self._snapshot_rows:
-            table = marked.table.table  # type: ignore[attr-defined]
-            captured = table.captured
+            captured = marked.table.table
             row = captured.row(marked.row)
             source = source_block(
                 self.flavor,
                 self.cfg.topic_prefix,
-                captured.schema,
+                captured.namespace,
                 captured.name,
                 now_ns // 1000,
                 marker,
@@ -347,6 +345,7 @@ class MySqlSource:
         self._snapshot_position = MySqlOffset(
             start.file, start.pos, start.gtids, ts_sec=int(time.time()), snapshot=True, last_snapshot_record=True
         )
+        self._completed_position = self._snapshot_position.to_dict()
         log.info("snapshot completed")
         if self.cfg.snapshot_mode == "initial_only":
             self._finished = True
@@ -362,7 +361,12 @@ class MySqlSource:
 
     def committed(self, offset: dict[str, Any]) -> None:
         if offset.get("last_snapshot_record"):
-            self._snapshot_position = None
+            self._snapshot_position = self._completed_position = None
+
+    @property
+    def commit_due(self) -> bool:
+        """Right after the snapshot: store its completion at once, so that a stop or crash never redoes it."""
+        return self._completed_position is not None
 
     def keepalive(self) -> None:
         """Nothing to do: the server sends heartbeats; a MySQL replica needs no status updates."""
@@ -385,13 +389,24 @@ class MySqlSource:
         self.catalog.close()
 
 
-def per_table_markers(rows: Iterator[MarkedRow[Any]]) -> Iterator[tuple[MarkedRow[Any], str]]:
+def create_source(
+    name: str,
+    cfg: MySqlConnectorConfig,
+    worker: WorkerConfig,
+    progress: SnapshotProgress | None,
+    converters: SourceConverters,
+) -> MySqlSource:
+    """The ``ConnectorSpec.factory`` of the MySQL / MariaDB connector."""
+    return MySqlSource(name, cfg, worker, progress, converters)
+
+
+def per_table_markers(rows: Iterator[MarkedRow]) -> Iterator[tuple[MarkedRow, str]]:
     """Debezium 3.x snapshot markers: ``first`` and ``last`` for the whole snapshot, and in between
     ``first_in_data_collection`` / ``last_in_data_collection`` on each table's first and last row, else ``true``.
 
     The shared runner marks first/true/last only; one more row of look-ahead tells where a table ends.
     """
-    held: tuple[MarkedRow[Any], bool] | None = None
+    held: tuple[MarkedRow, bool] | None = None
     previous_table: object = None
     for row in rows:
         first_in_table = row.table is not previous_table

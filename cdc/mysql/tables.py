@@ -8,8 +8,9 @@ new ones, also when they are replayed after a restart. Everything the table map 
 schema history holds for that table; a column the definition does not know (the history is behind the binlog)
 is described from the table map alone.
 
-The envelope machinery (CapturedTable: key/value schemas, record, tombstone) is the connector-neutral one; it
-lives in ``cdc.postgres.tables`` until the capture core (``cdc/capture/``) takes it over.
+The envelope machinery (CapturedTable: key/value schemas, record, tombstone, column filters, topic naming) is
+the capture core's (``cdc.capture.table.TableBuilder``); this module only describes MySQL columns to it and adds
+the function that reads a binlog row dict.
 """
 
 from __future__ import annotations
@@ -20,14 +21,13 @@ from typing import Any
 
 from pymysql.constants import FIELD_TYPE
 
+from cdc.capture.columns import ColumnDescriptor, inline_form
+from cdc.capture.converters import SourceConverters
+from cdc.capture.table import CapturedTable, TableBuilder
 from cdc.filters import TableFilter
 from cdc.mysql.catalog import Column, TableDef
 from cdc.mysql.source_info import source_schema
-from cdc.mysql.types import MySqlTypeMapper, _identity, _to_str
-from cdc.postgres.tables import CapturedTable, _zero_value
-from schemas.connect import Field, struct
-from schemas.envelope import envelope_schema, key_schema
-from schemas.json_converter import JsonConverter
+from cdc.mysql.types import MySqlTypeMapper, _to_str
 
 _BLOB_SIZES = {1: "tinyblob", 2: "blob", 3: "mediumblob", 4: "longblob"}
 _TEXT_SIZES = {1: "tinytext", 2: "text", 3: "mediumtext", 4: "longtext"}
@@ -120,16 +120,13 @@ class MySqlTableRegistry:
         table_filter: TableFilter,
         topic_prefix: str,
         mapper: MySqlTypeMapper,
-        key_converter: JsonConverter,
-        value_converter: JsonConverter,
+        converters: SourceConverters,
+        placeholder: str,
     ) -> None:
         self.flavor = flavor
         self.filter = table_filter
-        self.prefix = topic_prefix
         self.mapper = mapper
-        self.key_converter = key_converter
-        self.value_converter = value_converter
-        self.source_schema = source_schema(flavor)
+        self.builder = TableBuilder(topic_prefix, table_filter, converters, source_schema(flavor), placeholder)
         #: The schema history's view: table definitions by (database, table).
         self.definitions: dict[tuple[str, str], TableDef] = {}
         self._versions: dict[tuple[str, str, tuple[str, ...]], MySqlTable] = {}
@@ -173,42 +170,15 @@ class MySqlTableRegistry:
         return table
 
     def _build(self, definition: TableDef, snapshot: bool = False) -> MySqlTable:
-        database, table_name = definition.database, definition.name
-        topic = f"{self.prefix}.{database}.{table_name}"
-        primary_key = definition.primary_key
-        kept = [
-            i
-            for i, c in enumerate(definition.columns)
-            if c.name in primary_key or self.filter.includes_column(database, table_name, c.name)
-        ]
-        fields: list[Field] = []
-        converters = []
-        for i in kept:
-            column = definition.columns[i]
-            mapped = self.mapper.map(column, snapshot)
-            fields.append(Field(column.name, mapped.schema.with_optional(column.nullable)))
-            converters.append(mapped.convert)
-        names = tuple(f.name for f in fields)
-        key_names = tuple(k for k in primary_key if k in names)
-        key_fields = sorted((f for f in fields if f.name in key_names), key=lambda f: key_names.index(f.name))
-        row_schema = struct(f"{topic}.Value", fields)
-        k_schema = key_schema(topic, [Field(f.name, f.schema.with_optional(False)) for f in key_fields])
-        captured = CapturedTable(
-            relid=0,
-            schema=database,
-            name=table_name,
-            topic=topic,
-            columns=names,
-            kept=None if len(kept) == len(definition.columns) else tuple(kept),
-            converters=tuple(converters),
-            key_names=key_names,
-            placeholders=tuple(None for _ in names),
-            zero_fill={f.name: _zero_value(f.schema) for f in fields if not f.schema.optional},
-            key_schema=self.key_converter.prepare(k_schema),
-            value_schema=self.value_converter.prepare(envelope_schema(topic, row_schema, self.source_schema)),
-            has_key=bool(key_names),
+        columns = [ColumnDescriptor(c.name, self.mapper.map(c, snapshot), c.nullable) for c in definition.columns]
+        captured = self.builder.build(
+            f"{definition.database}.{definition.name}",
+            definition.database,
+            definition.name,
+            columns,
+            definition.primary_key,
         )
-        return MySqlTable(captured, definition, _compile_dict_row(names, tuple(converters)))
+        return MySqlTable(captured, definition, _compile_dict_row(captured.columns, captured.converters))
 
 
 def _matching(known: TableDef, names: tuple[str, ...]) -> tuple[Column, ...] | None:
@@ -228,7 +198,7 @@ def _compile_dict_row(
     namespace: dict[str, Any] = {}
     items = []
     for j, (name, convert) in enumerate(zip(names, converters, strict=True)):
-        if convert is _identity:
+        if inline_form(convert) == "v":
             expr = f"values[{name!r}]"
         elif convert is _to_str:
             expr = f"(v{j} if (v{j} := values[{name!r}]) is None or v{j}.__class__ is str else c{j}(v{j}))"

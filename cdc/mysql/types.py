@@ -17,12 +17,13 @@ import datetime as dt
 import re
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import orjson
 
+from cdc.capture.columns import ColumnType, identity
 from cdc.mysql.catalog import Column
 from schemas.connect import Field, Schema
 
@@ -47,14 +48,6 @@ GEOMETRY_TYPES = (
 )
 
 
-@dataclass(frozen=True)
-class ColumnType:
-    """A column's Connect schema (non-optional; nullability and default are applied per column) and converter."""
-
-    schema: Schema
-    convert: Converter
-
-
 def _logical(type_: str, name: str, version: int | None = 1, parameters: dict[str, str] | None = None) -> Schema:
     return Schema(type_, name=name, version=version, parameters=parameters)
 
@@ -63,8 +56,7 @@ def _logical(type_: str, name: str, version: int | None = 1, parameters: dict[st
 # Converters
 
 
-def _identity(value: Any) -> Any:
-    return value
+_identity = identity  # the core inlines it in generated row functions
 
 
 def _to_int(value: Any) -> int:
