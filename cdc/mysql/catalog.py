@@ -66,6 +66,7 @@ class TableDef:
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...] = ()
     estimated_rows: int = field(default=0, compare=False)
+    charset: str | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -253,11 +254,27 @@ class Catalog:
             (database, table),
         )
         estimate = self.query(
-            "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+            "SELECT TABLE_ROWS, TABLE_COLLATION FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
+            "AND TABLE_NAME = %s",
             (database, table),
         )
         rows_estimate = int(estimate[0][0] or 0) if estimate else 0
-        return TableDef(database, table, columns, tuple(str(r[0]) for r in pk_rows), rows_estimate)
+        charset = str(estimate[0][1]).split("_")[0] if estimate and estimate[0][1] else None
+        return TableDef(database, table, columns, tuple(str(r[0]) for r in pk_rows), rows_estimate, charset)
+
+    def show_create_table(self, database: str, table: str) -> str:
+        """``SHOW CREATE TABLE`` (what Debezium's snapshot announces as the table's DDL)."""
+        quoted = "`" + database.replace("`", "``") + "`.`" + table.replace("`", "``") + "`"
+        return str(self.query(f"SHOW CREATE TABLE {quoted}")[0][1])
+
+    def database_charset(self, database: str) -> tuple[str, str]:
+        """(default character set, default collation) of a database."""
+        rows = self.query(
+            "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA "
+            "WHERE SCHEMA_NAME = %s",
+            (database,),
+        )
+        return (str(rows[0][0]), str(rows[0][1])) if rows else ("", "")
 
 
 def _column_from_info(row: tuple[Any, ...], flavor: str) -> Column:

@@ -126,7 +126,7 @@ def _table(t: TableDef | None) -> dict[str, Any] | None:
     if t is None:
         return None
     return {
-        "defaultCharsetName": None,
+        "defaultCharsetName": t.charset,
         "primaryKeyColumnNames": list(t.primary_key),
         "columns": [_column(c, i + 1) for i, c in enumerate(t.columns)],
         "comment": None,

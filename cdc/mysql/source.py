@@ -201,6 +201,8 @@ class MySqlSource:
             version = self.registry.for_definition(definition, snapshot=True)
             tables.append(MySqlSnapshotTable(tx.conn, definition, version, self.cfg.snapshot_fetch_size))
         self.history.record(tx.file, tx.pos, tx.gtids or None, "", "-- snapshot", changes)
+        if self.schema_changes is not None:
+            self._pending = self._snapshot_schema_changes(tx.definitions, tx.file, tx.pos)
         log.info(
             "snapshot of %d table(s) at %s:%d (gtids %s, lock %s)",
             len(tables),
@@ -215,6 +217,56 @@ class MySqlSource:
             return
         self.progress.__enter__()
         self._snapshot_rows = per_table_markers(marked_rows(tables, self.progress))
+
+    def _snapshot_schema_changes(self, definitions: list[Any], file: str, pos: int) -> list[SourceRecord]:
+        """The schema change events Debezium's snapshot writes before the rows: the server character set, a
+        DROP TABLE IF EXISTS per table, then per database DROP/CREATE DATABASE, USE and each table's
+        ``SHOW CREATE TABLE``."""
+        assert self.schema_changes is not None
+        emit = self.schema_changes.record
+        now_ms = time.time_ns() // 1_000_000
+
+        def source(db: str, table: str | None) -> dict[str, Any]:
+            return source_block(
+                self.flavor, self.cfg.topic_prefix, db, table, now_ms * 1000, "true", 0, None, file, pos, 0, None, None
+            )
+
+        names = self.catalog.variables("character_set_server", "collation_server")
+        out = [
+            emit(
+                "",
+                f"SET character_set_server={names.get('character_set_server', '')}, "
+                f"collation_server={names.get('collation_server', '')}",
+                source("", None),
+                [],
+                now_ms,
+            )
+        ]
+        for d in definitions:
+            ident = f"`{d.database}`.`{d.name}`"
+            out.append(
+                emit(
+                    d.database,
+                    f"DROP TABLE IF EXISTS {ident}",
+                    source(d.database, d.name),
+                    [("DROP", (d.database, d.name), None)],
+                    now_ms,
+                )
+            )
+        for database in dict.fromkeys(d.database for d in definitions):
+            charset, collation = self.catalog.database_charset(database)
+            for ddl in (
+                f"DROP DATABASE IF EXISTS `{database}`",
+                f"CREATE DATABASE `{database}` CHARSET {charset} COLLATE {collation}",
+                f"USE `{database}`",
+            ):
+                out.append(emit(database, ddl, source(database, None), [], now_ms))
+            for d in definitions:
+                if d.database == database:
+                    ddl = self.catalog.show_create_table(d.database, d.name)
+                    changes = [("CREATE", (d.database, d.name), d)]
+                    out.append(emit(database, ddl, source(database, d.name), changes, now_ms))
+        return out
 
     def _start_stream(self, offset: MySqlOffset) -> None:
         assert self.registry is not None
@@ -297,6 +349,9 @@ class MySqlSource:
     # -- running ---------------------------------------------------------------------------------------------
 
     def poll(self, max_records: int, timeout: float) -> list[SourceRecord]:
+        if self._pending:
+            pending, self._pending = self._pending, []
+            return pending
         if self.reader is not None:
             return self.reader.poll(max_records, timeout)
         if self._snapshot_rows is not None:

@@ -149,7 +149,7 @@ def test_purged_binlog(binlog_server: MySQLFamilyServer, kafka_broker: Any, binl
     def purged() -> bool:
         # The server keeps a file a replica's dump thread still reads (e.g. of a just-killed engine): retry.
         run_sql(binlog_server, db, f"PURGE BINARY LOGS TO '{current}'")
-        return [r[0] for r in binlog_server.execute("SHOW BINARY LOGS")][0] == current
+        return bool(binlog_server.execute("SHOW BINARY LOGS")[0][0] == current)
 
     wait_for(purged, 30, interval=1.0, what=f"the binlogs before {current} to be purged")
     engine = EngineThread(doc).start()
