@@ -87,6 +87,43 @@ def field_schemas(value: Any) -> dict[str, Any]:
     return {}
 
 
+def compare_schema_changes(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> list[str]:
+    """Schema change events aligned by their DDL: key, source fields, payload and each table change column."""
+    rows: list[str] = []
+    ours = {r["value"]["payload"]["ddl"]: r for r in b if isinstance(r.get("value"), dict)}
+    for ra in a:
+        pa = ra["value"]["payload"]
+        rb = ours.get(pa["ddl"])
+        if rb is None:
+            continue
+        pb, where = rb["value"]["payload"], f"schema change `{pa['ddl'][:30]}`"
+        if ra["key"] != rb["key"]:
+            rows.append(f"| {where} key | `{ra['key']}` | `{rb['key']}` | |")
+        for f, va in pa["source"].items():
+            if f not in ("version", "name", "ts_ms", "ts_us", "ts_ns") and va != pb["source"].get(f):
+                rows.append(f"| {where} source.{f} | `{va}` | `{pb['source'].get(f)}` | |")
+        for f in ("databaseName", "schemaName"):
+            if pa.get(f) != pb.get(f):
+                rows.append(f"| {where} {f} | `{pa.get(f)}` | `{pb.get(f)}` | |")
+        for ca, cb in zip(pa["tableChanges"], pb["tableChanges"], strict=False):
+            ta, tb = ca.get("table") or {}, cb.get("table") or {}
+            if (ca["type"], ca["id"]) != (cb["type"], cb["id"]):
+                rows.append(f"| {where} change | `{ca['type']} {ca['id']}` | `{cb['type']} {cb['id']}` | |")
+            for f in ("defaultCharsetName", "primaryKeyColumnNames", "comment"):
+                if ta.get(f) != tb.get(f):
+                    rows.append(f"| {where} table.{f} | `{ta.get(f)}` | `{tb.get(f)}` | |")
+            for x, y in zip(ta.get("columns", []), tb.get("columns", []), strict=False):
+                for g, vx in x.items():
+                    if vx != y.get(g):
+                        rows.append(f"| {where} column {x['name']}.{g} | `{vx}` | `{y.get(g)}` | |")
+        if len(pa["tableChanges"]) != len(pb["tableChanges"]):
+            rows.append(f"| {where} tableChanges | {len(pa['tableChanges'])} | {len(pb['tableChanges'])} | |")
+        schema_a = json.dumps(ra["value"]["schema"], sort_keys=True)
+        if schema_a != json.dumps(rb["value"]["schema"], sort_keys=True):
+            rows.append(f"| {where} value schema | differs | differs | |")
+    return rows
+
+
 def compare(dbz: dict[str, list[dict[str, Any]]], ours: dict[str, list[dict[str, Any]]]) -> list[str]:
     rows: list[str] = []
     for suffix in sorted(set(dbz) | set(ours)):
@@ -100,6 +137,7 @@ def compare(dbz: dict[str, list[dict[str, Any]]], ours: dict[str, list[dict[str,
             for ddl in da:
                 if ddl not in db_:
                     rows.append(f"| schema change | `{ddl[:60]}` | missing | |")
+            rows += compare_schema_changes(a, b)
             continue
 
         def keyed(records: list[dict[str, Any]]) -> dict[tuple[Any, ...], list[dict[str, Any]]]:

@@ -61,7 +61,7 @@ CHANGE_SCHEMA = struct(
 
 # java.sql.Types of MySQL type names (what Debezium's MySQL DDL parser assigns).
 _JDBC = {
-    "tinyint": -6,
+    "tinyint": 5,  # Debezium's MySQL parser gives TINYINT java.sql.Types.SMALLINT
     "smallint": 5,
     "mediumint": 4,
     "int": 4,
@@ -92,17 +92,25 @@ _JDBC = {
     "datetime": 93,
     "timestamp": 2014,
     "year": 4,
-    "json": 12,
+    "json": 1111,
     "enum": 1,
     "set": 1,
 }
 
 
 def _column(c: Column, position: int) -> dict[str, Any]:
-    # Debezium's length: the declared size of character, binary, BIT and DECIMAL types ("varchar(40)" → 40).
+    # Debezium's length and scale, as its DDL parser fills them (compared with Debezium 3.6.3 on MySQL 9.7):
+    # the declared size ("varchar(40)" → 40, "tinyint(1)" → 1, "decimal(10,3)" → 10/3), the fractional
+    # seconds of temporal types as the *length*, 1 for ENUM, the longest value list for SET.
     declared = re.match(r"[a-z ]+\((\d+)", c.column_type.lower())
-    sized = c.data_type in ("char", "varchar", "binary", "varbinary", "bit", "decimal", "numeric")
-    length = int(declared.group(1)) if declared and sized else None
+    length = int(declared.group(1)) if declared else None
+    scale = c.scale if c.data_type in ("decimal", "numeric") else None
+    if c.data_type in ("time", "datetime", "timestamp"):
+        length = c.scale or None
+    elif c.data_type == "enum":
+        length = 1
+    elif c.data_type == "set":
+        length = len(",".join(c.values))
     return {
         "name": c.name,
         "jdbcType": _JDBC.get(c.data_type, 1111),
@@ -111,14 +119,14 @@ def _column(c: Column, position: int) -> dict[str, Any]:
         "typeExpression": c.data_type.upper() + (" UNSIGNED" if c.unsigned else ""),
         "charsetName": c.charset,
         "length": length,
-        "scale": c.scale,
+        "scale": scale,
         "position": position,
         "optional": c.nullable,
         "autoIncremented": False,
         "generated": False,
         "comment": None,
         "defaultValueExpression": c.default,
-        "enumValues": list(c.values) if c.values else None,
+        "enumValues": ["'" + v.replace("'", "''") + "'" for v in c.values] if c.values else None,
     }
 
 
