@@ -145,13 +145,14 @@ class BinlogConnection:
 def _classify(exc: pymysql.err.OperationalError, server_id: int, start: str) -> Exception:
     code = exc.args[0] if exc.args else None
     message = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+    lowered = message.lower()
+    if "same server_uuid/server_id" in lowered or "same server-id" in lowered or "same server_id" in lowered:
+        # MySQL: error 1236 to the replica that was dropped; MariaDB: to the one that tried to connect.
+        return FatalError(
+            f"another replica uses database.server.id={server_id} ({message}); give each connector and replica "
+            "its own database.server.id"
+        )
     if code == 1236:
-        lowered = message.lower()
-        if "same server_uuid/server_id" in lowered or "same server-id" in lowered or "server_id" in lowered:
-            return FatalError(
-                f"another replica connected with database.server.id={server_id}, so the server dropped this one "
-                f"({message}); give each connector and replica its own database.server.id"
-            )
         if "purged" in lowered or "could not find" in lowered or "not find first log" in lowered or "gtid" in lowered:
             return BinlogPurgedError(
                 f"the server no longer has the binlog needed to resume from {start} ({message}). Set "

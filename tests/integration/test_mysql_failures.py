@@ -160,3 +160,64 @@ def test_purged_binlog(binlog_server: MySQLFamilyServer, kafka_broker: Any, binl
         records = wait_for_records(kafka_broker.bootstrap_servers, topic, 3)
     ops = sorted((json.loads(v)["payload"]["op"], json.loads(k)["payload"]["id"]) for k, v in records if v)
     assert ops == [("r", 1), ("r", 1), ("r", 2)]  # the first snapshot, then a new one with both rows
+
+
+def test_snapshot_falls_back_to_table_locks(
+    binlog_server: MySQLFamilyServer, kafka_broker: Any, binlog_database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A user without RELOAD may not take the global read lock: the snapshot locks the captured tables instead."""
+    db = binlog_database
+    user = f"nr{db[-8:]}"
+    binlog_server.execute(
+        f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'",
+        f"GRANT SELECT, LOCK TABLES, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '{user}'@'%'",
+    )
+    try:
+        run_sql(binlog_server, db, "CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1), (2)")
+        doc = mysql_document(
+            binlog_server, kafka_broker.bootstrap_servers, db, **{"database.user": user, "database.password": "pw"}
+        )
+        topic = f"{doc['name']}.{db}.t"
+        caplog.set_level("INFO", logger="cdc.mysql.snapshot")
+        with EngineThread(doc):
+            wait_for_records(kafka_broker.bootstrap_servers, topic, 2)
+            run_sql(binlog_server, db, "INSERT INTO t VALUES (3)")
+            records = wait_for_records(kafka_broker.bootstrap_servers, topic, 3)
+        assert "snapshot: table locks taken on 1 table(s)" in caplog.text
+        ops = sorted(json.loads(v)["payload"]["op"] for _, v in records if v)
+        assert ops == ["c", "r", "r"]
+    finally:
+        binlog_server.execute(f"DROP USER '{user}'@'%'")
+
+
+def test_server_id_in_use(
+    binlog_server: MySQLFamilyServer, kafka_broker: Any, binlog_database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two connectors with one database.server.id: one of them says so, naming the property."""
+    db = binlog_database
+    run_sql(binlog_server, db, "CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1)")
+    first = mysql_document(binlog_server, kafka_broker.bootstrap_servers, db)
+    second = mysql_document(
+        binlog_server,
+        kafka_broker.bootstrap_servers,
+        db,
+        **{"database.server.id": first["config"]["database.server.id"]},
+    )
+    caplog.set_level("WARNING")
+    engine_a = EngineThread(first).start()
+    try:
+        wait_for_records(kafka_broker.bootstrap_servers, f"{first['name']}.{db}.t", 1)
+        engine_b = EngineThread(second).start()
+        try:
+
+            def reported() -> bool:
+                errors = [e for e in (engine_a.error, engine_b.error) if e is not None]
+                return "database.server.id" in caplog.text + " ".join(map(str, errors))
+
+            wait_for(reported, 60, what="a message naming database.server.id")
+        finally:
+            engine_b.runtime.request_stop()
+            engine_b._thread.join(60)
+    finally:
+        engine_a.runtime.request_stop()
+        engine_a._thread.join(60)
