@@ -114,6 +114,8 @@ class BinlogConnection:
         if not is_control:
             self._stream_connections += 1
             if self._stream_connections > 1:
+                if not self.cfg.connect_keep_alive:
+                    raise FatalError("lost the binlog connection and connect.keep.alive=false: stopping")
                 raise RetriableError("lost the binlog connection; resuming from the last stored offset")
         try:
             return pymysql.connect(**settings)
