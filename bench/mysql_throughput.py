@@ -16,7 +16,8 @@ creates a table with the same six mixed columns as ``bench/pg_throughput.py`` an
 
 Prints rows/s of both, the ratio engine/baseline, the engine's peak RSS and p50/p99 latency.
 ``--profile DIR`` attaches ``py-spy record`` to the engine during one extra throughput run and prints the top
-functions (where the time goes: library row parsing vs. envelope building vs. producing).
+functions (where the time goes: library row parsing vs. envelope building vs. producing); it needs py-spy
+(``.venv/bin/pip install py-spy``; not a project dependency).
 
 Run: ``.venv/bin/python bench/mysql_throughput.py [--rows 200000] [--flavor mariadb|mysql] [--repeat 1]``.
 """
