@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from engine_helpers import EngineProcess, EngineThread, payloads, read_topic, wait_for_records
 from mysql_helpers import mysql_document, run_sql
 from topic_tally import TopicTally
 
 from cdc.kafka.offset_store import OffsetStore
-from servers import MySQLFamilyServer
+from servers import MySQLFamilyServer, MySQLServer, mysql_unavailable_reason
 
 
 def _stored_offset(bootstrap: str, doc: dict[str, Any]) -> dict[str, Any]:
@@ -174,3 +176,64 @@ def test_restart_inside_large_transaction(
     )
     assert f"skipping {offset['event']} delivered row event(s)" in engine.log()
     assert missing == 0 and duplicates == 0
+
+
+@pytest.fixture(scope="module")
+def mysql_without_gtids() -> Iterator[MySQLFamilyServer]:
+    """MySQL 9.x with gtid_mode=OFF: the connector resumes by binlog file/position."""
+    reason = mysql_unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    server = MySQLServer(gtid=False)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_file_position_resume_inside_transaction(
+    mysql_without_gtids: MySQLFamilyServer, kafka_broker: Any, tmp_path: Path
+) -> None:
+    """Without GTIDs, offsets are file/pos: a stop inside a transaction and changes made while stopped (in a new
+    binlog file after FLUSH BINARY LOGS) resume exactly: every row once."""
+    server = mysql_without_gtids
+    server.create_database("nogtid")
+    db = "nogtid"
+    run_sql(server, db, ORDERS)
+    bootstrap = kafka_broker.bootstrap_servers
+    doc = mysql_document(
+        server,
+        bootstrap,
+        db,
+        **{"snapshot.mode": "no_data"},
+        worker={"offset.flush.interval.ms": 300, "producer.compression.type": "none"},
+    )
+    topic = f"{doc['name']}.{db}.orders"
+    engine = EngineProcess(doc, tmp_path).start()
+    tally: TopicTally | None = None
+    try:
+        engine.wait_logged("streaming the binlog from binlog.")
+        run_sql(server, db, BIG_INSERT)
+        tally = TopicTally(bootstrap, topic)
+        tally.wait_until(lambda t: t.distinct >= BIG_ROWS // 4, 120, "a quarter of the rows", step_s=0.1)
+        assert engine.terminate() == 0
+        offset = _stored_offset(bootstrap, doc)
+        assert "gtids" not in offset and int(offset.get("event", 0)) > 0, offset
+        run_sql(
+            server,
+            db,
+            "FLUSH BINARY LOGS",
+            f"INSERT INTO orders VALUES ({BIG_ROWS + 1}, 1, 1.00, 'new', NULL, '2024-01-01')",
+        )
+        engine = EngineProcess(doc, tmp_path).start()
+        tally.wait_until(lambda t: t.distinct >= BIG_ROWS + 1, 300, f"{BIG_ROWS + 1} rows")
+        counts = engine.stop_and_drain(tally)
+    finally:
+        engine.kill_if_running()
+        if tally is not None:
+            tally.close()
+    missing = sum(1 for i in range(1, BIG_ROWS + 2) if i not in counts)
+    duplicates = sum(1 for c in counts.values() if c > 1)
+    assert f"streaming the binlog from {offset['file']}:{offset['pos']}" in engine.log()
+    assert missing == 0 and duplicates == 0, (missing, duplicates)
