@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 # Lint only the source packages that exist (some may not be created yet).
 LINT_PKGS := $(wildcard cdc schemas snapshot sinks servers)
 
-.PHONY: setup test demo lint bench test-slot-wal soak faults bench-sink conformance
+.PHONY: setup test demo lint bench test-slot-wal soak faults bench-sink conformance bench-mysql
 
 setup:
 	bash scripts/bootstrap.sh
@@ -43,3 +43,6 @@ bench-sink: setup
 # The real Debezium 3.6.3 next to the engine on one database; prints matched/total and every difference.
 conformance: setup
 	$(PYTHON) tests/conformance/runner.py --out $${CONFORMANCE_OUT:-/tmp/cdc-conformance}
+
+bench-mysql: setup
+	$(PYTHON) bench/mysql_throughput.py

@@ -64,6 +64,11 @@ CONNECTORS: tuple[RegisteredConnector, ...] = (
     RegisteredConnector(
         "postgres", ("postgresql", "io.debezium.connector.postgresql.PostgresConnector"), "cdc.postgres"
     ),
+    RegisteredConnector(
+        "mysql",
+        ("mariadb", "io.debezium.connector.mysql.MySqlConnector", "io.debezium.connector.mariadb.MariaDbConnector"),
+        "cdc.mysql",
+    ),
     RegisteredConnector("jdbc", ("io.debezium.connector.jdbc.JdbcSinkConnector",), "sinks.jdbc"),
     RegisteredConnector("discard", ("blackhole",), "sinks.discard"),
 )

@@ -100,4 +100,6 @@ class MySQLServer(MySQLFamilyServer):
         ]
         if self.gtid:
             args += ["--gtid-mode=ON", "--enforce-gtid-consistency=ON"]
+        else:  # MySQL 9.7's default is gtid_mode=ON: say OFF explicitly
+            args += ["--gtid-mode=OFF", "--enforce-gtid-consistency=OFF"]
         return args

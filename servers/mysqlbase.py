@@ -187,15 +187,14 @@ class MySQLFamilyServer(_LocalServer):
         """A PyMySQL connection (autocommit) as the admin account, or as :attr:`user` with ``admin=False``."""
         import pymysql
 
+        options: dict[str, Any] = {"autocommit": True, "charset": "utf8mb4", **kwargs}
         return pymysql.connect(
             host=self.host,
             port=self.port,
             user=ADMIN_USER if admin else CDC_USER,
             password=ADMIN_PASSWORD if admin else CDC_PASSWORD,
             database=database,
-            autocommit=True,
-            charset="utf8mb4",
-            **kwargs,
+            **options,
         )
 
     def execute(self, *statements: str, database: str | None = None) -> list[tuple[Any, ...]]:

@@ -1,0 +1,289 @@
+#!/usr/bin/env python
+"""Differential check: the real Debezium 3.6.3 MySQL connector and cdc-engine on the same MySQL 9.x binlog.
+
+Starts MySQL 9.x (GTIDs on) and tansu, creates a database with an every-type table and a small table, inserts
+rows (snapshot), starts Debezium (``/work/shared/tools/debezium-reference``, prefix ``dbz``) and cdc-engine
+(prefix ``ours``) side by side, waits for both snapshots, then applies inserts, an update, a delete, an ALTER
+TABLE and more inserts (streaming). Both prefixes are dumped and compared per table, record by record (aligned by
+op and key): key, before, after, the value schema of each field, and the source fields that should agree
+(``db``, ``table``, ``snapshot`` marker, and for streamed records ``file``, ``pos``, ``row``, ``gtid``,
+``server_id``, ``thread``). Differences are printed as a table; the exit code is 0 even when they differ (this
+is a report, see docs/mysql.md).
+
+Run: ``.venv/bin/python scripts/compare_debezium_mysql.py [--keep DIR]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "tests" / "integration")]
+
+from servers import MySQLServer, TansuBroker  # noqa: E402
+from servers.engine import EngineProcess  # noqa: E402
+
+TOOL = Path(os.environ.get("DEBEZIUM_REFERENCE", "/work/shared/tools/debezium-reference/debezium-reference"))
+DB = "shop"
+
+SETUP = [
+    "CREATE TABLE customers (id INT PRIMARY KEY, name VARCHAR(40) NOT NULL, email VARCHAR(80), "
+    "score INT NOT NULL DEFAULT 5)",
+    "INSERT INTO customers VALUES (1, 'ann', 'a@x', 1), (2, 'bob', NULL, 2)",
+]
+
+
+def all_types_statements() -> list[str]:
+    from test_mysql_types import COLUMNS, VALUES
+
+    return [f"CREATE TABLE all_types ({COLUMNS})", f"INSERT INTO all_types VALUES (1, {VALUES})"]
+
+
+def streaming_statements() -> list[str]:
+    from test_mysql_types import VALUES
+
+    return [
+        "INSERT INTO customers VALUES (3, 'cy', 'c@x', 3)",
+        "UPDATE customers SET name = 'bobby', score = 7 WHERE id = 2",
+        "DELETE FROM customers WHERE id = 1",
+        f"INSERT INTO all_types VALUES (2, {VALUES})",
+        "ALTER TABLE customers ADD COLUMN tier ENUM('gold','silver') DEFAULT 'silver'",
+        "INSERT INTO customers VALUES (4, 'dee', NULL, 4, 'gold')",
+        "UPDATE all_types SET c_varchar = 'changed', c_json = '{\"b\": true}' WHERE id = 2",
+    ]
+
+
+def dump(bootstrap: str, prefix: str, out: Path) -> dict[str, list[dict[str, Any]]]:
+    python = str(REPO / ".venv" / "bin" / "python")
+    subprocess.run(
+        [python, str(TOOL), "dump", "--bootstrap-servers", bootstrap, "--topic-prefix", prefix, "--out", str(out)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    topics: dict[str, list[dict[str, Any]]] = {}
+    for path in out.glob("*.jsonl"):
+        topic = path.name[: -len(".jsonl")]
+        topics[topic.removeprefix(prefix)] = [json.loads(line) for line in path.read_text().splitlines()]
+    return topics
+
+
+def field_schemas(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict) or "schema" not in value:
+        return {}
+    for f in value["schema"].get("fields", []):
+        if f["field"] == "after":
+            return {g["field"]: {k: v for k, v in g.items() if k != "field"} for g in f.get("fields", [])}
+    return {}
+
+
+def compare_schema_changes(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> list[str]:
+    """Schema change events aligned by their DDL: key, source fields, payload and each table change column."""
+    rows: list[str] = []
+    ours = {r["value"]["payload"]["ddl"]: r for r in b if isinstance(r.get("value"), dict)}
+    for ra in a:
+        pa = ra["value"]["payload"]
+        rb = ours.get(pa["ddl"])
+        if rb is None:
+            continue
+        pb, where = rb["value"]["payload"], f"schema change `{pa['ddl'][:30]}`"
+        if ra["key"] != rb["key"]:
+            rows.append(f"| {where} key | `{ra['key']}` | `{rb['key']}` | |")
+        for f, va in pa["source"].items():
+            if f not in ("version", "name", "ts_ms", "ts_us", "ts_ns") and va != pb["source"].get(f):
+                rows.append(f"| {where} source.{f} | `{va}` | `{pb['source'].get(f)}` | |")
+        for f in ("databaseName", "schemaName"):
+            if pa.get(f) != pb.get(f):
+                rows.append(f"| {where} {f} | `{pa.get(f)}` | `{pb.get(f)}` | |")
+        for ca, cb in zip(pa["tableChanges"], pb["tableChanges"], strict=False):
+            ta, tb = ca.get("table") or {}, cb.get("table") or {}
+            if (ca["type"], ca["id"]) != (cb["type"], cb["id"]):
+                rows.append(f"| {where} change | `{ca['type']} {ca['id']}` | `{cb['type']} {cb['id']}` | |")
+            for f in ("defaultCharsetName", "primaryKeyColumnNames", "comment"):
+                if ta.get(f) != tb.get(f):
+                    rows.append(f"| {where} table.{f} | `{ta.get(f)}` | `{tb.get(f)}` | |")
+            for x, y in zip(ta.get("columns", []), tb.get("columns", []), strict=False):
+                for g, vx in x.items():
+                    if vx != y.get(g):
+                        rows.append(f"| {where} column {x['name']}.{g} | `{vx}` | `{y.get(g)}` | |")
+        if len(pa["tableChanges"]) != len(pb["tableChanges"]):
+            rows.append(f"| {where} tableChanges | {len(pa['tableChanges'])} | {len(pb['tableChanges'])} | |")
+        schema_a = json.dumps(ra["value"]["schema"], sort_keys=True)
+        if schema_a != json.dumps(rb["value"]["schema"], sort_keys=True):
+            rows.append(f"| {where} value schema | differs | differs | |")
+    return rows
+
+
+def compare(dbz: dict[str, list[dict[str, Any]]], ours: dict[str, list[dict[str, Any]]]) -> list[str]:
+    rows: list[str] = []
+    for suffix in sorted(set(dbz) | set(ours)):
+        if "history" in suffix or suffix.startswith(".schema"):
+            continue
+        a, b = dbz.get(suffix, []), ours.get(suffix, [])
+        if suffix == "":
+            rows.append(f"| schema change topic | {len(a)} records | {len(b)} records | compared by ddl below |")
+            da = [r["value"]["payload"].get("ddl") for r in a if isinstance(r.get("value"), dict)]
+            db_ = [r["value"]["payload"].get("ddl") for r in b if isinstance(r.get("value"), dict)]
+            for ddl in da:
+                if ddl not in db_:
+                    rows.append(f"| schema change | `{ddl[:60]}` | missing | |")
+            rows += compare_schema_changes(a, b)
+            continue
+
+        def keyed(records: list[dict[str, Any]]) -> dict[tuple[Any, ...], list[dict[str, Any]]]:
+            out: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+            for r in records:
+                value = r.get("value")
+                op = value["payload"]["op"] if isinstance(value, dict) else "tombstone"
+                key = json.dumps(r["key"]["payload"] if isinstance(r.get("key"), dict) else r.get("key"))
+                out.setdefault((op, key), []).append(r)
+            return out
+
+        ka, kb = keyed(a), keyed(b)
+        rows.append(f"| `{suffix}` | {len(a)} records | {len(b)} records | |")
+        for k in sorted(set(ka) | set(kb), key=str):
+            if k not in kb:
+                rows.append(f"| `{suffix}` {k} | present | missing | |")
+                continue
+            if k not in ka:
+                rows.append(f"| `{suffix}` {k} | missing | present | |")
+                continue
+            ra, rb = ka[k][-1], kb[k][-1]
+            if ra.get("value") is None or rb.get("value") is None:
+                continue
+            if ra["key"] != rb["key"] and json.dumps(ra["key"]).replace("dbz.", "ours.") != json.dumps(rb["key"]):
+                rows.append(
+                    f"| `{suffix}` {k} key | `{json.dumps(ra['key'])[:80]}` | `{json.dumps(rb['key'])[:80]}` | |"
+                )
+            pa, pb = ra["value"]["payload"], rb["value"]["payload"]
+            for side in ("before", "after"):
+                va, vb = pa.get(side) or {}, pb.get(side) or {}
+                for col in sorted(set(va) | set(vb)):
+                    if va.get(col) != vb.get(col):
+                        rows.append(f"| `{suffix}` {k[0]} {side}.{col} | `{va.get(col)}` | `{vb.get(col)}` | |")
+            source_fields = ["db", "table", "snapshot", "connector"]
+            if k[0] != "r":
+                source_fields += ["file", "pos", "row", "gtid", "server_id", "thread", "query"]
+            for f in source_fields:
+                if pa["source"].get(f) != pb["source"].get(f):
+                    rows.append(
+                        f"| `{suffix}` {k[0]} source.{f} | `{pa['source'].get(f)}` | `{pb['source'].get(f)}` | |"
+                    )
+            sa, sb = field_schemas(ra["value"]), field_schemas(rb["value"])
+            for col in sorted(set(sa) | set(sb)):
+                ca = json.dumps(sa.get(col), sort_keys=True).replace("dbz.", "P.")
+                cb = json.dumps(sb.get(col), sort_keys=True).replace("ours.", "P.")
+                if ca != cb:
+                    rows.append(f"| `{suffix}` {k[0]} schema of {col} | `{ca}` | `{cb}` | |")
+            ea = json.dumps(ra["value"]["schema"]["fields"][2], sort_keys=True)
+            eb = json.dumps(rb["value"]["schema"]["fields"][2], sort_keys=True)
+            if ea != eb:
+                rows.append(f"| `{suffix}` {k[0]} source schema | `{ea[:300]}` | `{eb[:300]}` | |")
+    # Deduplicate identical lines (the same difference on several records).
+    seen: set[str] = set()
+    unique = []
+    for r in rows:
+        if r not in seen:
+            seen.add(r)
+            unique.append(r)
+    return unique
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--keep", type=Path, help="keep the dumps in this directory")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="dbz-compare-"))
+    server = MySQLServer().start()
+    broker = TansuBroker().start()
+    dbz_proc: subprocess.Popen[bytes] | None = None
+    ours: EngineProcess | None = None
+    try:
+        server.create_database(DB)
+        server.execute(*SETUP, *all_types_statements(), database=DB)
+        common = {
+            "database.hostname": server.host,
+            "database.port": str(server.port),
+            "database.user": server.user,
+            "database.password": server.password,
+            "database.include.list": DB,
+        }
+        dbz_doc = {
+            "name": "dbz",
+            "config": {
+                "connector.class": "mysql",
+                **common,
+                "database.server.id": "5401",
+                "topic.prefix": "dbz",
+            },
+        }
+        dbz_file = work / "dbz.json"
+        dbz_file.write_text(json.dumps(dbz_doc))
+        dbz_log = (work / "dbz.out").open("wb")
+        dbz_proc = subprocess.Popen(
+            [
+                str(TOOL),
+                "run",
+                "--connector",
+                str(dbz_file),
+                "--bootstrap-servers",
+                broker.bootstrap_servers,
+                "--workdir",
+                str(work / "dbz-work"),
+                "--fresh",
+            ],
+            stdout=dbz_log,
+            stderr=subprocess.STDOUT,
+        )
+        ours_doc = {
+            "name": "ours",
+            "config": {"connector.class": "mysql", **common, "database.server.id": "5402", "topic.prefix": "ours"},
+            "worker": {"bootstrap.servers": broker.bootstrap_servers, "offset.flush.interval.ms": 500},
+        }
+        ours = EngineProcess(ours_doc, work).start()
+        ours.wait_logged("streaming the binlog", 120)
+        deadline = time.monotonic() + 180
+        while b"streaming" not in (work / "dbz.out").read_bytes().lower():
+            if dbz_proc.poll() is not None or time.monotonic() > deadline:
+                print((work / "dbz.out").read_text(errors="replace")[-3000:])
+                raise SystemExit("Debezium did not start streaming")
+            time.sleep(0.5)
+        server.execute(*streaming_statements(), database=DB)
+        time.sleep(8)
+        dbz = dump(broker.bootstrap_servers, "dbz", work / "dbz-dump")
+        mine = dump(broker.bootstrap_servers, "ours", work / "ours-dump")
+        rows = compare(dbz, mine)
+        print(f"Debezium 3.6.3 vs cdc-engine on {server.version()}: {len(rows)} lines")
+        print("| where | Debezium | cdc-engine | |")
+        print("|---|---|---|---|")
+        for r in rows:
+            print(r)
+        if args.keep:
+            shutil.copytree(work, args.keep, dirs_exist_ok=True)
+    finally:
+        if dbz_proc is not None and dbz_proc.poll() is None:
+            dbz_proc.send_signal(signal.SIGTERM)
+            try:
+                dbz_proc.wait(60)
+            except subprocess.TimeoutExpired:
+                dbz_proc.kill()
+        if ours is not None:
+            ours.kill_if_running()
+        broker.stop()
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
