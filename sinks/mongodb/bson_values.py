@@ -1,0 +1,151 @@
+"""Connect data → BSON values (mongo-kafka's ``SinkConverter``/``*FieldConverter`` rules, plus Debezium types).
+
+Called by :mod:`sinks.mongodb.documents` for every key and value. With a schema:
+
+- int8/int16/int32 → Int32, int64 → Int64 (``bson.Int64``, so a small int64 is still stored as a BSON long),
+  float32/float64 → Double, boolean, string, bytes → Binary (subtype 0), struct/map → embedded document,
+  array → array; null stays null;
+- Connect ``Decimal`` → ``Decimal128`` (exact; more than 34 significant digits is a record error),
+  ``Date``/``Time``/``Timestamp`` → BSON date (Time on 1970-01-01, as mongo-kafka);
+- Debezium ``VariableScaleDecimal`` → ``Decimal128``; with ``debezium.temporal.mode=date`` (default)
+  ``io.debezium.time.Date``/``Timestamp``/``MicroTimestamp``/``NanoTimestamp``/``ZonedTimestamp`` → BSON date
+  (BSON dates hold milliseconds: finer digits are truncated); ``number`` keeps them as mongo-kafka does.
+
+Without a schema (``schemas.enable=false``) JSON values map one to one (ints choose Int32/Int64 by size).
+:class:`BsonConversionError` means the record cannot be stored as given (a skippable record error).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import decimal
+from typing import Any
+
+from bson import Decimal128, Int64
+from bson.binary import Binary
+
+from cdc.errors import SkippableRecordError
+from schemas.connect import Schema
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_DECIMAL128_CONTEXT = decimal.Context(prec=34)
+
+
+class BsonConversionError(SkippableRecordError):
+    """A Connect value that cannot become BSON (mongo-kafka's ``DataException``)."""
+
+
+def to_decimal128(value: decimal.Decimal) -> Decimal128:
+    """An exact Decimal128, or :class:`BsonConversionError` when it would round."""
+    try:
+        if len(value.as_tuple().digits) > 34:
+            raise BsonConversionError(f"decimal {value} has more than 34 significant digits (Decimal128)")
+        return Decimal128(value)
+    except (decimal.InvalidOperation, ValueError, TypeError) as exc:
+        raise BsonConversionError(f"decimal {value!r} cannot be stored as Decimal128: {exc}") from None
+
+
+def _from_millis(ms: int) -> dt.datetime:
+    return _EPOCH + dt.timedelta(milliseconds=ms)
+
+
+def _variable_scale_decimal(value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    raw = value.get("value")
+    if isinstance(raw, str):
+        raw = base64.b64decode(raw)
+    if not isinstance(raw, bytes | bytearray):
+        return value
+    unscaled = int.from_bytes(raw, "big", signed=True)
+    return to_decimal128(decimal.Decimal(unscaled).scaleb(-int(value.get("scale", 0))))
+
+
+def _debezium_logical(name: str, value: Any, temporal_dates: bool) -> tuple[bool, Any]:
+    """(handled, converted) for Debezium's logical type ``name``."""
+    if name == "io.debezium.data.VariableScaleDecimal":
+        return True, _variable_scale_decimal(value)
+    if not temporal_dates:
+        return False, None
+    if name == "io.debezium.time.Date" and isinstance(value, int):
+        return True, _EPOCH + dt.timedelta(days=value)
+    if name == "io.debezium.time.Timestamp" and isinstance(value, int):
+        return True, _from_millis(value)
+    if name == "io.debezium.time.MicroTimestamp" and isinstance(value, int):
+        return True, _from_millis(value // 1000)
+    if name == "io.debezium.time.NanoTimestamp" and isinstance(value, int):
+        return True, _from_millis(value // 1_000_000)
+    if name == "io.debezium.time.ZonedTimestamp" and isinstance(value, str):
+        try:
+            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return True, value
+        return True, parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    return False, None
+
+
+def to_bson(schema: Schema | None, value: Any, temporal_dates: bool = True) -> Any:
+    """The BSON form of one Connect value (see the module docstring)."""
+    if value is None:
+        return None
+    if schema is None:
+        return _schemaless(value)
+    if schema.name:
+        if schema.name == "org.apache.kafka.connect.data.Decimal":
+            if isinstance(value, decimal.Decimal):
+                return to_decimal128(value)
+        elif schema.name in ("org.apache.kafka.connect.data.Timestamp", "org.apache.kafka.connect.data.Date"):
+            if isinstance(value, dt.datetime):
+                return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+            if isinstance(value, dt.date):
+                return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+            if isinstance(value, int):
+                return _from_millis(value)
+        elif schema.name == "org.apache.kafka.connect.data.Time":
+            if isinstance(value, dt.time):
+                return dt.datetime.combine(_EPOCH.date(), value.replace(tzinfo=None), tzinfo=dt.UTC)
+            if isinstance(value, int):
+                return _from_millis(value)
+        else:
+            handled, converted = _debezium_logical(schema.name, value, temporal_dates)
+            if handled:
+                return converted
+    kind = schema.type
+    if kind == "struct":
+        if not isinstance(value, dict):
+            raise BsonConversionError(f"struct value expected, got {type(value).__name__}")
+        out: dict[str, Any] = {}
+        for field in schema.fields:
+            if field.name in value:
+                out[field.name] = to_bson(field.schema, value[field.name], temporal_dates)
+        return out
+    if kind == "array":
+        return [to_bson(schema.items, v, temporal_dates) for v in value]
+    if kind == "map":
+        return {str(k): _schemaless(v) for k, v in value.items()}
+    if kind == "int64":
+        return Int64(value)
+    if kind in ("int8", "int16", "int32"):
+        return int(value)
+    if kind in ("float32", "float64"):
+        return float(value)
+    if kind == "bytes":
+        return Binary(bytes(value), 0)
+    if kind == "boolean":
+        return bool(value)
+    return value
+
+
+def _schemaless(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _schemaless(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_schemaless(v) for v in value]
+    if isinstance(value, decimal.Decimal):
+        return to_decimal128(value)
+    if isinstance(value, bytes | bytearray):
+        return Binary(bytes(value), 0)
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+    return value
