@@ -126,8 +126,8 @@ class MongoSinkConfig(SinkConnectorConfig):
         alias="connection.uri",
         description="MongoDB connection string (may hold credentials: never logged)",
     )
-    database: str = Field(description="Database written to (unless namespace.mapper takes it from the record)")
-    collection: str | None = Field(None, description="Collection written to; default: the topic name")
+    database: str = Field(alias="database", description="Database written to (unless namespace.mapper takes it from the record)")
+    collection: str | None = Field(None, alias="collection", description="Collection written to; default: the topic name")
     document_id_strategy: str = Field(
         "BsonOidStrategy",
         alias="document.id.strategy",
