@@ -23,7 +23,9 @@ class SinkConnectorConfig(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="allow", frozen=True)
 
     connector_class: str = Field(alias="connector.class", description="The sink's short name or Java class name")
-    topics: str | None = Field(None, alias="topics", description="Comma-separated topics to consume (or use topics.regex)")
+    topics: str | None = Field(
+        None, alias="topics", description="Comma-separated topics to consume (or use topics.regex)"
+    )
     topics_regex: str | None = Field(None, alias="topics.regex", description="Regular expression of topics to consume")
 
     def topic_list(self) -> list[str]:

@@ -5,9 +5,8 @@
   Debezium's ``Date``/``Timestamp``/``MicroTimestamp``/``NanoTimestamp`` → ISO-8601, ``VariableScaleDecimal`` →
   number; maps → objects or ``[{key, value}]`` entries per ``compact.map.entries``).
 - :func:`mapping` derives an index mapping from a Connect schema (Confluent's ``Mapping`` plus Debezium types).
-- :func:`envelope_parts` recognises a Debezium change event; :func:`source_version` turns its source position into
-  a 63-bit external version that grows with the position (PostgreSQL: the LSN; MySQL: binlog file number, event
-  position and row; GTID only when there is no file).
+- :func:`envelope_parts` recognises a Debezium change event; ``sinks.source_position.source_version`` turns its
+  source position into the external version.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
-import re
 from typing import Any
 
 import orjson
@@ -23,6 +21,7 @@ import orjson
 from cdc.errors import SkippableRecordError
 from schemas.connect import Schema
 from schemas.record import ConnectRecord
+from sinks.source_position import source_version
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _ENVELOPE_OPS = frozenset("crudtm")
@@ -175,34 +174,6 @@ def document_id(record: ConnectRecord, ignore_key: bool) -> str:
     if isinstance(key, str | int | float | decimal.Decimal):
         return str(key)
     raise DocumentError(f"a {type(key).__name__} key cannot be a document id")
-
-
-_BINLOG_NUMBER = re.compile(r"(\d+)$")
-_MAX_VERSION = 2**63 - 1
-
-
-def source_version(source: dict[str, Any]) -> int | None:
-    """An external version from a Debezium ``source`` block (None when it has no usable position).
-
-    PostgreSQL: ``lsn``. MySQL/MariaDB: ``file`` number << 43 | ``pos`` << 12 | ``row`` (binlog files are at most
-    1 GiB, so ``pos`` < 2^31; rows per event < 4096). GTID (``uuid:n``, only without a file): n << 20 | row.
-    """
-    lsn = source.get("lsn")
-    if isinstance(lsn, int) and lsn > 0:
-        return lsn
-    file_name = source.get("file")
-    pos = source.get("pos")
-    row = source.get("row") or 0
-    if isinstance(file_name, str) and isinstance(pos, int):
-        match = _BINLOG_NUMBER.search(file_name)
-        if match:
-            return min(_MAX_VERSION, (int(match.group(1)) << 43) | (pos << 12) | min(int(row), 4095))
-    gtid = source.get("gtid")
-    if isinstance(gtid, str) and ":" in gtid:
-        tail = gtid.rsplit(":", 1)[1].split("-")[-1]
-        if tail.isdigit():
-            return min(_MAX_VERSION, (int(tail) << 20) | min(int(row), 2**20 - 1))
-    return None
 
 
 def unwrapped_version(record: ConnectRecord) -> int | None:

@@ -42,9 +42,9 @@ from sinks.elasticsearch.documents import (
     index_name,
     mapping,
     source_document,
-    source_version,
     unwrapped_version,
 )
+from sinks.source_position import source_version
 from sinks.task import SinkContext, SinkTask
 
 log = logging.getLogger(__name__)

@@ -85,6 +85,7 @@ TOPIC_PROPERTIES = (
     "field.renamer.regexp",
     "writemodel.strategy",
     "change.data.capture.handler",
+    "change.data.capture.version.field",
     "delete.on.null.values",
     "max.batch.size",
     "bulk.write.ordered",
@@ -126,8 +127,12 @@ class MongoSinkConfig(SinkConnectorConfig):
         alias="connection.uri",
         description="MongoDB connection string (may hold credentials: never logged)",
     )
-    database: str = Field(alias="database", description="Database written to (unless namespace.mapper takes it from the record)")
-    collection: str | None = Field(None, alias="collection", description="Collection written to; default: the topic name")
+    database: str = Field(
+        alias="database", description="Database written to (unless namespace.mapper takes it from the record)"
+    )
+    collection: str | None = Field(
+        None, alias="collection", description="Collection written to; default: the topic name"
+    )
     document_id_strategy: str = Field(
         "BsonOidStrategy",
         alias="document.id.strategy",
@@ -185,6 +190,12 @@ class MongoSinkConfig(SinkConnectorConfig):
         "",
         alias="change.data.capture.handler",
         description="Debezium change events: RdbmsHandler (or PostgresHandler, MysqlHandler); empty: none",
+    )
+    change_data_capture_version_field: str = Field(
+        "",
+        alias="change.data.capture.version.field",
+        description="cdc-engine extension: store the change's source position (LSN, binlog file/pos) in this "
+        "field and never replace a document with an older change (replays, keys in two partitions); empty: off",
     )
     delete_on_null_values: bool = Field(
         False, alias="delete.on.null.values", description="A null value deletes the document whose _id the key gives"

@@ -35,7 +35,7 @@ from schemas.record import ConnectRecord
 from sinks.mongodb.config import MongoSinkConfig
 from sinks.mongodb.documents import get_path, sink_document
 from sinks.mongodb.processors import PostProcessorChain
-from sinks.mongodb.write_models import WriteOp, delete_by_key, rdbms_change, write_model
+from sinks.mongodb.write_models import GuardedReplaceOne, WriteOp, delete_by_key, rdbms_change, write_model
 from sinks.task import SinkContext, SinkTask
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ class MongoSinkTask(SinkTask):
         doc = sink_document(record, config.debezium_temporal_mode == "date")
         op: WriteOp | None
         if config.change_data_capture_handler:
-            op = rdbms_change(doc)
+            op = rdbms_change(doc, config.change_data_capture_version_field)
         elif doc.value_doc is None:
             if not config.delete_on_null_values:
                 return None
@@ -182,7 +182,10 @@ class MongoSinkTask(SinkTask):
                 self.written += _acknowledged(dict(details))
                 failed = sorted(details.get("writeErrors", []), key=lambda e: e["index"])
                 for error in failed:
-                    record = pending[error["index"]][1]
+                    op, record = pending[error["index"]]
+                    if error.get("code") == 11000 and isinstance(op, GuardedReplaceOne):
+                        self.written += 1  # the stored document is already at this or a newer version
+                        continue
                     self._report(
                         record, MongoWriteRejected(f"MongoDB error {error.get('code')}: {error.get('errmsg')}")
                     )

@@ -16,12 +16,29 @@ from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateOne
 from cdc.errors import SkippableRecordError
 from sinks.mongodb.documents import SinkDocument
 from sinks.mongodb.processors import ID, IdStrategy
+from sinks.source_position import source_version
 
 WriteOp = ReplaceOne[Any] | UpdateOne | DeleteOne | InsertOne[Any]
 
 MODIFIED_TS = "_modifiedTS"
 INSERTED_TS = "_insertedTS"
 _KEY_ID_STRATEGIES = {"FullKeyStrategy", "PartialKeyStrategy", "ProvidedInKeyStrategy", "UuidProvidedInKeyStrategy"}
+
+
+class GuardedReplaceOne(ReplaceOne[Any]):
+    """A ReplaceOne that applies only to an older document; its duplicate-key failure means "already newer"."""
+
+
+def _version(value: dict[str, Any], version_field: str) -> int | None:
+    if not version_field:
+        return None
+    source = value.get("source")
+    if not isinstance(source, dict):
+        raise WriteModelError("change.data.capture.version.field needs the event's source block")
+    version = source_version(source)
+    if version is None:
+        raise WriteModelError("the event's source block has no position (lsn, or binlog file/pos)")
+    return version
 
 
 class WriteModelError(SkippableRecordError):
@@ -103,9 +120,14 @@ def _filter(key: dict[str, Any], value: dict[str, Any], op: str) -> dict[str, An
     return dict(before)
 
 
-def rdbms_change(doc: SinkDocument) -> WriteOp | None:
+def rdbms_change(doc: SinkDocument, version_field: str = "") -> WriteOp | None:
     """The write for one Debezium change event: c/r/u → ReplaceOne(upsert) with ``_id`` = key document,
-    d → DeleteOne, tombstone → None (skipped)."""
+    d → DeleteOne, tombstone → None (skipped).
+
+    With ``version_field`` (``change.data.capture.version.field``, a cdc-engine extension) the change's source
+    position is stored in that field and the write only applies to an older (or unversioned) document: a stale
+    ReplaceOne finds no match and its upsert fails with a duplicate key (11000), which the task counts as
+    "already newer"; a stale DeleteOne matches nothing."""
     value = doc.value_doc
     if not value:
         return None  # tombstone: nothing to do, the delete event before it removed the document
@@ -120,7 +142,22 @@ def rdbms_change(doc: SinkDocument) -> WriteOp | None:
             raise WriteModelError("value document must contain a non-empty 'after' field of type document")
         replacement = {ID: filter_doc[ID]} if ID in filter_doc else {}
         replacement.update(after)
+        version = _version(value, version_field)
+        if version is not None and ID in filter_doc:
+            replacement[version_field] = version
+            filter_doc = {
+                **filter_doc,
+                "$or": [{version_field: {"$lt": version}}, {version_field: {"$exists": False}}],
+            }
+            return GuardedReplaceOne(filter_doc, replacement, upsert=True)
         return ReplaceOne(filter_doc, replacement, upsert=True)
     if op == "d":
-        return DeleteOne(_filter(key, value, op))
+        filter_doc = _filter(key, value, op)
+        version = _version(value, version_field)
+        if version is not None and ID in filter_doc:
+            filter_doc = {
+                **filter_doc,
+                "$or": [{version_field: {"$lte": version}}, {version_field: {"$exists": False}}],
+            }
+        return DeleteOne(filter_doc)
     raise WriteModelError(f"unknown Debezium operation {op!r} (expected c, r, u or d)")

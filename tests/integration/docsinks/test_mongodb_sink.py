@@ -276,3 +276,35 @@ def test_invalid_properties_are_all_reported():
 def test_key_and_envelope_schemas_are_what_the_handler_expects():
     # Guard for the record builder the tests share with the pipeline suite.
     assert KEY.fields[0].name == "id" and ENVELOPE.name is not None and ENVELOPE.name.endswith(".Envelope")
+
+
+def test_version_guard_never_replaces_a_newer_document(mongodb_server: Any, mongo: Any, sink_context: Any, unique: str):
+    """change.data.capture.version.field: out-of-order delivery of one key (two partitions) keeps the newest."""
+    topic = f"guard_{unique}"
+    task = make_task(
+        mongodb_server,
+        sink_context,
+        database=f"db{unique}",
+        topics=topic,
+        **{
+            "change.data.capture.handler": HANDLER,
+            "change.data.capture.version.field": "_cdc_version",
+        },
+    )
+    coll = mongo[f"db{unique}"][topic]
+    task.put([change(topic, "u", 1, 300, 9, after=row(1, name="newest"), partition=1)])
+    task.put(
+        [
+            change(topic, "c", 1, 100, 0, after=row(1, name="oldest")),
+            change(topic, "u", 1, 200, 1, after=row(1, name="middle")),
+            change(topic, "d", 1, 250, 2, before=row(1)),
+            change(topic, "c", 2, 260, 3, after=row(2)),
+        ]
+    )
+    docs = {d["_id"]["id"]: d for d in coll.find()}
+    assert docs[1]["name"] == "newest" and docs[1]["_cdc_version"] == 300
+    assert sorted(docs) == [1, 2]
+    task.put([change(topic, "d", 1, 400, 4, before=row(1))])
+    assert sorted(d["_id"]["id"] for d in coll.find()) == [2]
+    assert sink_context.reported == []
+    task.stop()
