@@ -34,10 +34,12 @@ class DocumentError(SkippableRecordError):
 # -- values ---------------------------------------------------------------------------------------------------
 
 
-def _iso(moment: dt.datetime) -> str:
+def _iso(moment: dt.datetime, timespec: str = "milliseconds") -> str:
+    """ISO-8601 in UTC with a fixed number of fraction digits (``...T00:00:00.000Z``), so equal instants give
+    equal text."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(dt.UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 def _number(value: decimal.Decimal) -> Any:
@@ -53,20 +55,17 @@ def _debezium(name: str, value: Any) -> tuple[bool, Any]:
     if name == "io.debezium.time.Timestamp" and isinstance(value, int):
         return True, _iso(_EPOCH + dt.timedelta(milliseconds=value))
     if name == "io.debezium.time.MicroTimestamp" and isinstance(value, int):
-        return True, _iso(_EPOCH + dt.timedelta(microseconds=value))
+        return True, _iso(_EPOCH + dt.timedelta(microseconds=value), "microseconds")
     if name == "io.debezium.time.NanoTimestamp" and isinstance(value, int):
         micros, nanos = divmod(value, 1000)
-        text = _iso(_EPOCH + dt.timedelta(microseconds=micros))
-        if nanos:
-            text = text[:-1] + ("" if "." in text else ".000000") + f"{nanos:03d}Z"
-        return True, text
+        return True, _iso(_EPOCH + dt.timedelta(microseconds=micros), "microseconds")[:-1] + f"{nanos:03d}Z"
     if name == "io.debezium.data.VariableScaleDecimal" and isinstance(value, dict):
         raw = value.get("value")
         if isinstance(raw, str):
             raw = base64.b64decode(raw)
         if isinstance(raw, bytes | bytearray):
             unscaled = int.from_bytes(raw, "big", signed=True)
-            return True, _number(decimal.Decimal(unscaled).scaleb(-int(value.get("scale", 0))))
+            return True, _number(decimal.Decimal(f"{unscaled}E{-int(value.get('scale', 0))}"))  # exact (scaleb rounds)
     return False, None
 
 
@@ -83,7 +82,7 @@ def to_json(schema: Schema | None, value: Any, compact_maps: bool = True) -> Any
     if isinstance(value, decimal.Decimal):
         return _number(value)
     if isinstance(value, dt.datetime):
-        return _iso(value)
+        return _iso(value, "microseconds" if value.microsecond % 1000 else "milliseconds")
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, dt.time):

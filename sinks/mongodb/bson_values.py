@@ -59,7 +59,7 @@ def _variable_scale_decimal(value: Any) -> Any:
     if not isinstance(raw, bytes | bytearray):
         return value
     unscaled = int.from_bytes(raw, "big", signed=True)
-    return to_decimal128(decimal.Decimal(unscaled).scaleb(-int(value.get("scale", 0))))
+    return to_decimal128(decimal.Decimal(f"{unscaled}E{-int(value.get('scale', 0))}"))  # exact (scaleb rounds)
 
 
 def _debezium_logical(name: str, value: Any, temporal_dates: bool) -> tuple[bool, Any]:
