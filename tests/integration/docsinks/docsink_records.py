@@ -1,9 +1,13 @@
-"""ConnectRecords shaped like the JsonConverter builds them from Debezium PostgreSQL change events."""
+"""Test helpers of the document sinks: ConnectRecords shaped like the JsonConverter builds them from Debezium
+PostgreSQL change events, and plain HTTP reads of a search cluster."""
 
 from __future__ import annotations
 
 import decimal
+import json
 from typing import Any
+
+import urllib3
 
 from schemas.connect import Field, Schema, struct
 from schemas.record import ConnectRecord
@@ -83,3 +87,25 @@ def change(
 
 def tombstone(topic: str, id_: int, offset: int, partition: int = 0) -> ConnectRecord:
     return ConnectRecord(topic, KEY, {"id": id_}, None, None, partition, kafka_offset=offset)
+
+
+class Cluster:
+    """Plain HTTP reads of the cluster under test (independent of the sink's client)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+        self.http = urllib3.PoolManager()
+
+    def get(self, path: str) -> tuple[int, Any]:
+        self.http.request("POST", f"{self.url}/_refresh")
+        response = self.http.request("GET", f"{self.url}/{path}")
+        return response.status, json.loads(response.data or b"null")
+
+    def doc(self, index: str, doc_id: str) -> dict[str, Any] | None:
+        status, body = self.get(f"{index}/_doc/{doc_id}")
+        return body if status == 200 and body.get("found") else None
+
+    def all_docs(self, index: str) -> dict[str, Any]:
+        status, body = self.get(f"{index}/_search?size=1000")
+        assert status == 200, body
+        return {hit["_id"]: hit["_source"] for hit in body["hits"]["hits"]}

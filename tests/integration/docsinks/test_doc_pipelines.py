@@ -22,9 +22,9 @@ pytest.importorskip("sinks.runtime", reason="the sink runtime (issue 7) is not o
 
 import orjson
 from confluent_kafka import Producer
+from docsink_records import Cluster
 from engine_helpers import EngineThread, connector_document, execute, wait_streaming
 from sink_helpers import SinkThread, wait_until
-from test_search_sinks import Cluster
 
 from cdc.kafka.reading import end_reading_consumer, messages_to_end
 from servers.engine import EngineProcess

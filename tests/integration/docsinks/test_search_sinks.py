@@ -10,37 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import urllib3
-from docsink_records import change, row, tombstone
+from docsink_records import Cluster, change, row, tombstone
 
 from cdc.config import load_engine_config
 from schemas.connect import Field, Schema, struct
 from schemas.record import ConnectRecord
 from sinks.elasticsearch.task import ElasticsearchSinkTask
-
-
-class Cluster:
-    """Plain HTTP reads of the cluster under test (independent of the sink's client)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url.rstrip("/")
-        self.http = urllib3.PoolManager()
-
-    def get(self, path: str) -> tuple[int, Any]:
-        import json
-
-        self.http.request("POST", f"{self.url}/_refresh")
-        response = self.http.request("GET", f"{self.url}/{path}")
-        return response.status, json.loads(response.data or b"null")
-
-    def doc(self, index: str, doc_id: str) -> dict[str, Any] | None:
-        status, body = self.get(f"{index}/_doc/{doc_id}")
-        return body if status == 200 and body.get("found") else None
-
-    def all_docs(self, index: str) -> dict[str, Any]:
-        status, body = self.get(f"{index}/_search?size=1000")
-        assert status == 200, body
-        return {hit["_id"]: hit["_source"] for hit in body["hits"]["hits"]}
 
 
 def make_task(flavour: str, server: Any, context: Any, **props: Any) -> ElasticsearchSinkTask:
