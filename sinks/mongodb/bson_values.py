@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
+from collections.abc import Callable
 from typing import Any
 
 from bson import Decimal128, Int64
@@ -83,6 +84,88 @@ def _debezium_logical(name: str, value: Any, temporal_dates: bool) -> tuple[bool
             return True, value
         return True, parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
     return False, None
+
+
+Converter = Callable[[Any], Any]
+_PASSTHROUGH = frozenset({"int8", "int16", "int32", "float64", "string", "boolean"})
+# Compiled converters by schema identity; the schema is kept with its function so its id stays unique.
+_COMPILED: dict[tuple[int, bool], tuple[Schema, Converter | None]] = {}
+
+
+def compile_converter(schema: Schema, temporal_dates: bool = True) -> Converter | None:
+    """A function converting values of ``schema`` like :func:`to_bson`, or None when values pass unchanged.
+
+    Built once per schema object (the sink runtime's converter reuses schema objects of one table version), so
+    the per-record work is one call per field that needs converting and nothing for plain ints and strings.
+    """
+    cache_key = (id(schema), temporal_dates)
+    cached = _COMPILED.get(cache_key)
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    fn = _compile(schema, temporal_dates)
+    if len(_COMPILED) > 10_000:
+        _COMPILED.clear()
+    _COMPILED[cache_key] = (schema, fn)
+    return fn
+
+
+def _leaf(schema: Schema, temporal_dates: bool) -> Converter | None:
+    """Direct converters of the common leaf types (the generic path is :func:`to_bson`)."""
+    name = schema.name
+    if name == "org.apache.kafka.connect.data.Decimal":
+        return lambda v: to_decimal128(v) if isinstance(v, decimal.Decimal) else to_bson(schema, v, temporal_dates)
+    if temporal_dates and name == "io.debezium.time.MicroTimestamp":
+        return lambda v: _EPOCH + dt.timedelta(milliseconds=v // 1000) if isinstance(v, int) else v
+    if temporal_dates and name == "io.debezium.time.Timestamp":
+        return lambda v: _EPOCH + dt.timedelta(milliseconds=v) if isinstance(v, int) else v
+    if temporal_dates and name == "io.debezium.time.Date":
+        return lambda v: _EPOCH + dt.timedelta(days=v) if isinstance(v, int) else v
+    if name is None and schema.type == "int64":
+        return Int64
+    if name is None and schema.type == "bytes":
+        return lambda v: Binary(bytes(v), 0)
+    return None
+
+
+def _compile(schema: Schema, temporal_dates: bool) -> Converter | None:
+    if schema.type not in ("struct", "array"):
+        leaf = _leaf(schema, temporal_dates)
+        if leaf is not None:
+            return leaf
+        if schema.name or schema.type in ("map", "float32"):
+            return lambda value: to_bson(schema, value, temporal_dates)
+    if schema.type in _PASSTHROUGH:
+        return None
+    if schema.type == "struct":
+        fields = [(f.name, compile_converter(f.schema, temporal_dates)) for f in schema.fields]
+        converting = [(name, fn) for name, fn in fields if fn is not None]
+        if not converting:
+            return lambda value: None if value is None else _check_struct(value)
+
+        def struct_value(value: Any) -> Any:
+            if value is None:
+                return None
+            out = dict(_check_struct(value))
+            for name, fn in converting:
+                if name in out:
+                    field_value = out[name]
+                    if field_value is not None:
+                        out[name] = fn(field_value)
+            return out
+
+        return struct_value
+    if schema.type == "array":
+        item = compile_converter(schema.items, temporal_dates) if schema.items is not None else None
+        if item is None:
+            return lambda value: None if value is None else list(value)
+        return lambda value: None if value is None else [None if v is None else item(v) for v in value]
+    return lambda value: to_bson(schema, value, temporal_dates)
+
+
+def _check_struct(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise BsonConversionError(f"struct value expected, got {type(value).__name__}")
+    return value
 
 
 def to_bson(schema: Schema | None, value: Any, temporal_dates: bool = True) -> Any:

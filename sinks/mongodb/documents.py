@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from schemas.record import ConnectRecord
-from sinks.mongodb.bson_values import BsonConversionError, to_bson
+from sinks.mongodb.bson_values import BsonConversionError, compile_converter, to_bson
 
 
 @dataclass(slots=True)
@@ -39,7 +39,11 @@ def _as_document(schema: Any, value: Any, what: str, temporal_dates: bool) -> di
                 return None
             raise BsonConversionError(f"the {what} is JSON but not a document")
         return {str(k): to_bson(None, v) for k, v in parsed.items()}
-    converted = to_bson(schema, value, temporal_dates)
+    if schema is not None:
+        fn = compile_converter(schema, temporal_dates)
+        converted = value if fn is None else fn(value)
+    else:
+        converted = to_bson(schema, value, temporal_dates)
     if isinstance(converted, dict):
         return converted
     if what == "key":
