@@ -80,7 +80,7 @@ class ElasticsearchSinkTask(SinkTask):
         self._indices: set[str] = set()
         self._buffer: list[_Action] = []
         self._buffer_since = 0.0
-        self._in_flight: deque[cf.Future[list[_Outcome]]] = deque()
+        self._in_flight: deque[tuple[cf.Future[list[_Outcome]], list[_Action]]] = deque()
         self._pending_records = 0
         self._pool: cf.ThreadPoolExecutor | None = None
         max_in_flight = 1 if config.write_method == "upsert" else config.max_in_flight_requests
@@ -150,13 +150,13 @@ class ElasticsearchSinkTask(SinkTask):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise RetriableError(f"flush did not complete within flush.timeout.ms={self.config.flush_timeout_ms}")
-            future = self._in_flight[0]
             try:
-                outcomes = future.result(timeout=remaining)
+                self._in_flight[0][0].result(timeout=remaining)
             except cf.TimeoutError:
                 continue
-            self._in_flight.popleft()
-            self._handle(outcomes)
+            except RetriableError:
+                pass  # handled (and re-raised) by _finish_oldest
+            self._finish_oldest()
 
     # -- building actions ---------------------------------------------------------------------------------------
 
@@ -283,14 +283,28 @@ class ElasticsearchSinkTask(SinkTask):
             return
         assert self._pool is not None, "put before start"
         while len(self._in_flight) >= self._max_in_flight:
-            self._handle(self._in_flight.popleft().result())
+            self._finish_oldest()
         self._pending_records += len(batch)
-        self._in_flight.append(self._pool.submit(self._bulk_with_retries, batch))
+        self._in_flight.append((self._pool.submit(self._bulk_with_retries, batch), batch))
 
     def _collect(self, block_until: int) -> None:
         """Handle finished requests; wait for the oldest while more than ``block_until`` records are pending."""
-        while self._in_flight and (self._in_flight[0].done() or self._pending_records > block_until):
-            self._handle(self._in_flight.popleft().result())
+        while self._in_flight and (self._in_flight[0][0].done() or self._pending_records > block_until):
+            self._finish_oldest()
+
+    def _finish_oldest(self) -> None:
+        """Wait for the oldest request and handle its items. If it failed with a retriable error its records go
+        back to the front of the buffer before the error is raised: records handed to ``put`` earlier are written
+        by a later ``put``/``flush``, never lost behind offsets the runtime commits."""
+        future, batch = self._in_flight.popleft()
+        try:
+            outcomes = future.result()
+        except RetriableError:
+            self._pending_records -= len(batch)
+            self._buffer = batch + self._buffer
+            self._buffer_since = time.monotonic()
+            raise
+        self._handle(outcomes)
 
     def _bulk_with_retries(self, batch: list[_Action]) -> list[_Outcome]:
         """Runs on the pool: one bulk request, retrying transient failures and 429 items with backoff."""
