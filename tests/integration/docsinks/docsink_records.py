@@ -101,6 +101,10 @@ class Cluster:
         response = self.http.request("GET", f"{self.url}/{path}")
         return response.status, json.loads(response.data or b"null")
 
+    def delete_index(self, index: str) -> None:
+        """Drop ``index`` if it exists (tests that must use a fixed index name share the session's server)."""
+        self.http.request("DELETE", f"{self.url}/{index}")
+
     def doc(self, index: str, doc_id: str) -> dict[str, Any] | None:
         status, body = self.get(f"{index}/_doc/{doc_id}")
         return body if status == 200 and body.get("found") else None

@@ -485,6 +485,7 @@ def test_issue_configs_run_unchanged(kafka_broker: Any, mongodb_server: Any, ela
     docs = sorted(client.quickstart.topicData.find(), key=lambda d: d["ride_id"])
     assert [(d["ride_id"], d["fare"], d["zone"]) for d in docs] == [(r["ride_id"], r["fare"], r["zone"]) for r in rides]
     cluster = Cluster(elasticsearch_server.url)
+    cluster.delete_index("mysql-users")
 
     def users_indexed() -> int:
         status, body = cluster.get("mysql-users/_count")

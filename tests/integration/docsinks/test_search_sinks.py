@@ -170,6 +170,7 @@ def test_confluent_quickstart_config_runs_unchanged(search_server: Any, sink_con
     engine = load_engine_config(None, document=document)
     assert engine.connector_class == "elasticsearch" and engine.warnings == []
     config = engine.connector.model_copy(update={"connection_url": server.url})
+    Cluster(server.url).delete_index("mysql-users")
     task = ElasticsearchSinkTask("elasticsearch-sink-connector", config, flavour)  # type: ignore[arg-type]
     task.start(sink_context)
     users = struct("users", [Field("id", Schema("int32")), Field("email", Schema("string"))])
