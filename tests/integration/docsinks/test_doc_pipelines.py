@@ -276,6 +276,42 @@ def test_pg_to_elasticsearch(source: dict[str, Any], elasticsearch_server: Any) 
     assert all_messages(bootstrap, dlq) == []
 
 
+def test_pg_to_elasticsearch_after_unwrap(source: dict[str, Any], elasticsearch_server: Any) -> None:
+    """The unwrap SMT (ExtractNewRecordState, deletes as tombstones) with add.fields=lsn: the LSN still versions
+    the documents; behavior.on.null.values=delete removes deleted rows. RegexRouter names the index."""
+    bootstrap, topic = source["bootstrap"], source["topic"]
+    index = f"unwrapped-{uuid.uuid4().hex[:8]}"
+    document = es_sink(f"es-u-{index}", bootstrap, elasticsearch_server.url, topic, f"dlq-{index}")
+    document["config"].update(
+        {
+            "behavior.on.null.values": "delete",
+            "transforms": "unwrap,route",
+            "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
+            "transforms.unwrap.add.fields": "lsn",
+            "transforms.route.type": "org.apache.kafka.connect.transforms.RegexRouter",
+            "transforms.route.regex": ".*",
+            "transforms.route.replacement": index,
+        }
+    )
+    cluster = Cluster(elasticsearch_server.url)
+    expected = {str(i): expected_es(r) for i, r in pg_rows(source["dsn"]).items()}
+
+    def state() -> dict[str, Any]:
+        status, _ = cluster.get(f"{index}/_count")
+        docs = cluster.all_docs(index) if status == 200 else {}
+        return {i: {k: v for k, v in d.items() if k != "__lsn"} for i, d in docs.items()}
+
+    run_until(
+        document,
+        lambda s: state() == expected,
+        "unwrapped documents equal to the PostgreSQL rows",
+        show=lambda: (state(), expected),
+    )
+    for doc_id in expected:
+        stored = cluster.doc(index, doc_id)
+        assert stored is not None and stored["_version"] == stored["_source"]["__lsn"]
+
+
 def test_poison_records_go_to_the_dead_letter_topic(
     kafka_broker: Any, mongodb_server: Any, elasticsearch_server: Any
 ) -> None:
