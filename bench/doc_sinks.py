@@ -231,6 +231,8 @@ def bench_search(flavour: str, url: str, records: list[ConnectRecord], batch: in
                 "connection.url": url,
                 "topics": topic,
                 "batch.size": str(batch),
+                "read.timeout.ms": str(TIMEOUT_S * 1000),
+                "max.retries": "10",
             }
         )
         task = spec.factory("bench", config)

@@ -7,7 +7,9 @@ test run does not kill it before the sink under test), and is stopped with SIGTE
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -98,6 +100,11 @@ class ProcessServer(_LocalServer):
             self.start()
         return self
 
+    @staticmethod
+    def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+
     def _port_open(self) -> bool:
         return _port_accepts(self.host, self.port)
 
@@ -116,15 +123,17 @@ class ProcessServer(_LocalServer):
             time.sleep(0.1)
 
     def _terminate(self) -> None:
+        # The child leads its own session (start_new_session): signal the whole process group, because some
+        # launchers (the ``noida-db`` entry point) run the real server as a grandchild that would outlive them.
         proc = self._proc
         if proc is not None:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=10)
+            self._signal_group(proc, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._signal_group(proc, signal.SIGKILL)
+                proc.wait(timeout=10)
+            self._signal_group(proc, signal.SIGKILL)  # grandchildren still in the group
             self._proc = None
         if self._log is not None:
             self._log.close()
