@@ -17,7 +17,7 @@ Each is timed ``--repeat`` times, alternating, into a fresh collection/index; th
 documents/s of each and the ratio sink/raw (target ≥ 0.7). The sink runtime's consumer and converters are not
 included: they are the same for every sink and measured by their own benchmark.
 
-Run: ``.venv/bin/python bench/doc_sinks.py [--events 20000] [--batch 1000] [--repeat 3]``.
+Run: ``.venv/bin/python bench/doc_sinks.py [--events 20000] [--batch 1000] [--repeat 3] [--only mongodb,…]``.
 """
 
 from __future__ import annotations
@@ -267,6 +267,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", default="mongodb,elasticsearch,opensearch", help="comma-separated targets")
     args = parser.parse_args()
     REPEAT = args.repeat
     from servers.elasticsearch import open_elasticsearch
@@ -280,6 +281,8 @@ def main() -> int:
         ("Elasticsearch", open_elasticsearch),
         ("OpenSearch", open_opensearch),
     ):
+        if name.lower() not in args.only.lower().split(","):
+            continue
         try:
             server = opener()
         except ServerStartError as exc:

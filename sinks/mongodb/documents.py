@@ -59,6 +59,25 @@ def sink_document(record: ConnectRecord, temporal_dates: bool = True) -> SinkDoc
     )
 
 
+def change_event_document(record: ConnectRecord, temporal_dates: bool = True) -> SinkDocument:
+    """Like :func:`sink_document` for Debezium change events, converting only what the CDC handler reads: the key,
+    ``op``, the ``after`` row (``before`` for deletes) and ``source`` as it is (its position only)."""
+    value, schema = record.value, record.value_schema
+    if not isinstance(value, dict) or schema is None or schema.type != "struct":
+        return sink_document(record, temporal_dates)
+    op = value.get("op")
+    doc: dict[str, Any] = {"op": op, "source": value.get("source")}
+    # c/r/u write 'after'; u and d may need 'before' to find a document whose key has no columns.
+    for side in ("after", "before") if op == "u" else ("before",) if op == "d" else ("after",):
+        row = value.get(side)
+        row_schema = next((f.schema for f in schema.fields if f.name == side), None)
+        if row_schema is not None and row is not None:
+            fn = compile_converter(row_schema, temporal_dates)
+            row = row if fn is None else fn(row)
+        doc[side] = row
+    return SinkDocument(_as_document(record.key_schema, record.key, "key", temporal_dates), doc)
+
+
 def get_path(doc: dict[str, Any] | None, path: str) -> Any:
     """The value at dotted ``path`` in ``doc``, or None."""
     current: Any = doc

@@ -33,7 +33,7 @@ from pymongo.errors import (
 from cdc.errors import FatalError, RetriableError, SkippableRecordError
 from schemas.record import ConnectRecord
 from sinks.mongodb.config import MongoSinkConfig
-from sinks.mongodb.documents import get_path, sink_document
+from sinks.mongodb.documents import change_event_document, get_path, sink_document
 from sinks.mongodb.processors import PostProcessorChain
 from sinks.mongodb.write_models import GuardedReplaceOne, WriteOp, delete_by_key, rdbms_change, write_model
 from sinks.task import SinkContext, SinkTask
@@ -127,11 +127,12 @@ class MongoSinkTask(SinkTask):
     def _build(self, record: ConnectRecord) -> tuple[tuple[str, str], WriteOp] | None:
         plan = self._plan(record)
         config = plan.config
-        doc = sink_document(record, config.debezium_temporal_mode == "date")
+        temporal_dates = config.debezium_temporal_mode == "date"
         op: WriteOp | None
         if config.change_data_capture_handler:
+            doc = change_event_document(record, temporal_dates)
             op = rdbms_change(doc, config.change_data_capture_version_field)
-        elif doc.value_doc is None:
+        elif (doc := sink_document(record, temporal_dates)).value_doc is None:
             if not config.delete_on_null_values:
                 return None
             op = delete_by_key(doc, config.document_id_strategy, plan.chain.id_strategy, record)
@@ -202,7 +203,12 @@ class MongoSinkTask(SinkTask):
                         f"MongoDB write to {namespace[0]}.{namespace[1]} failed after {attempts} attempt(s): "
                         f"{type(exc).__name__}: {_short(exc)}"
                     ) from None
-                log.warning("MongoDB write failed (%s), retry %d in %d ms", type(exc).__name__, attempts, 0)
+                log.warning(
+                    "MongoDB write failed (%s), retry %d in %d ms",
+                    type(exc).__name__,
+                    attempts,
+                    config.retries_defer_timeout,
+                )
                 time.sleep(config.retries_defer_timeout / 1000)
             except PyMongoError as exc:
                 raise FatalError(f"MongoDB write to {namespace[0]}.{namespace[1]} failed: {_short(exc)}") from None
