@@ -13,7 +13,8 @@ For each target (MongoDB, Elasticsearch, OpenSearch; real servers from ``MONGODB
    ``flush``: the MongoDB sink with the RdbmsHandler (BSON conversion, write models) and the Elasticsearch sink
    (envelope unwrapping, JSON conversion, versions from the LSN, index mapping from the schema).
 
-Each is timed ``--repeat`` times, alternating, into a fresh collection/index; the summary shows the best
+Each is timed ``--repeat`` times, alternating which goes first, into a fresh collection/index that is dropped
+afterwards (the stand-ins keep everything in memory and slow down as they fill); the summary shows the best
 documents/s of each and the ratio sink/raw (target ≥ 0.7). The sink runtime's consumer and converters are not
 included: they are the same for every sink and measured by their own benchmark.
 
@@ -137,6 +138,7 @@ def bench_mongodb(uri: str, records: list[ConnectRecord], batch: int) -> tuple[f
         if ops:
             coll.bulk_write(ops, ordered=True)
         assert coll.count_documents({}) == len(records)
+        coll.drop()  # keep the (in-memory) server the same size for every measurement
 
     def sink() -> None:
         collection = f"sink_{uuid.uuid4().hex[:8]}"
@@ -157,6 +159,7 @@ def bench_mongodb(uri: str, records: list[ConnectRecord], batch: int) -> tuple[f
         task.flush()
         task.stop()
         assert client.bench[collection].count_documents({}) == len(records)
+        client.bench[collection].drop()
 
     return _best(raw, sink)
 
@@ -179,6 +182,9 @@ def bench_search(flavour: str, url: str, records: list[ConnectRecord], batch: in
         def count(index: str) -> int:
             es.indices.refresh(index=index)
             return int(es.count(index=index)["count"])
+
+        def drop(index: str) -> None:
+            es.indices.delete(index=index)
     else:
         from opensearchpy import OpenSearch
 
@@ -190,6 +196,9 @@ def bench_search(flavour: str, url: str, records: list[ConnectRecord], batch: in
         def count(index: str) -> int:
             os_client.indices.refresh(index=index)
             return int(os_client.count(index=index)["count"])
+
+        def drop(index: str) -> None:
+            os_client.indices.delete(index=index)
 
     epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -221,6 +230,7 @@ def bench_search(flavour: str, url: str, records: list[ConnectRecord], batch: in
         if lines:
             assert not bulk(lines)["errors"]
         assert count(index) == len(records)
+        drop(index)
 
     def sink() -> None:
         topic = f"sink-{uuid.uuid4().hex[:8]}"
@@ -243,6 +253,7 @@ def bench_search(flavour: str, url: str, records: list[ConnectRecord], batch: in
         task.flush()
         task.stop()
         assert count(topic) == len(records)
+        drop(topic)
 
     return _best(raw, sink)
 
@@ -255,9 +266,14 @@ TIMEOUT_S = 60
 
 def _best(raw: Any, sink: Any) -> tuple[float, float]:
     raw_times, sink_times = [], []
-    for _ in range(REPEAT):
-        raw_times.append(_timed(raw))
-        sink_times.append(_timed(sink))
+    for round_ in range(REPEAT):
+        # Alternate which goes first, so that neither always meets a warmer (or busier) server.
+        if round_ % 2:
+            sink_times.append(_timed(sink))
+            raw_times.append(_timed(raw))
+        else:
+            raw_times.append(_timed(raw))
+            sink_times.append(_timed(sink))
     return min(raw_times), min(sink_times)
 
 

@@ -40,9 +40,9 @@ class BsonConversionError(SkippableRecordError):
 def to_decimal128(value: decimal.Decimal) -> Decimal128:
     """An exact Decimal128, or :class:`BsonConversionError` when it would round."""
     try:
-        if len(value.as_tuple().digits) > 34:
-            raise BsonConversionError(f"decimal {value} has more than 34 significant digits (Decimal128)")
-        return Decimal128(value)
+        return Decimal128(value)  # bson's context traps Inexact: more than 34 significant digits raise
+    except decimal.Inexact:
+        raise BsonConversionError(f"decimal {value} has more than 34 significant digits (Decimal128)") from None
     except (decimal.InvalidOperation, ValueError, TypeError) as exc:
         raise BsonConversionError(f"decimal {value!r} cannot be stored as Decimal128: {exc}") from None
 
@@ -137,29 +137,64 @@ def _compile(schema: Schema, temporal_dates: bool) -> Converter | None:
     if schema.type in _PASSTHROUGH:
         return None
     if schema.type == "struct":
-        fields = [(f.name, compile_converter(f.schema, temporal_dates)) for f in schema.fields]
-        converting = [(name, fn) for name, fn in fields if fn is not None]
-        if not converting:
-            return lambda value: None if value is None else _check_struct(value)
-
-        def struct_value(value: Any) -> Any:
-            if value is None:
-                return None
-            out = dict(_check_struct(value))
-            for name, fn in converting:
-                if name in out:
-                    field_value = out[name]
-                    if field_value is not None:
-                        out[name] = fn(field_value)
-            return out
-
-        return struct_value
+        return _compile_struct(schema, temporal_dates)
     if schema.type == "array":
         item = compile_converter(schema.items, temporal_dates) if schema.items is not None else None
         if item is None:
             return lambda value: None if value is None else list(value)
         return lambda value: None if value is None else [None if v is None else item(v) for v in value]
     return lambda value: to_bson(schema, value, temporal_dates)
+
+
+# Inline expressions (of the field value ``x``) for the commonest leaf types in generated struct converters.
+_INLINE = {
+    "org.apache.kafka.connect.data.Decimal": "_d128(x) if type(x) is _Decimal else {call}",
+    "io.debezium.time.MicroTimestamp": "_EPOCH + _td(0, 0, x // 1000 * 1000) if type(x) is int else x",
+    "io.debezium.time.Timestamp": "_EPOCH + _td(0, 0, x * 1000) if type(x) is int else x",
+    "io.debezium.time.Date": "_EPOCH + _td(x) if type(x) is int else x",
+}
+_TEMPORAL = {"io.debezium.time.MicroTimestamp", "io.debezium.time.Timestamp", "io.debezium.time.Date"}
+
+
+def _compile_struct(schema: Schema, temporal_dates: bool) -> Converter:
+    """Generate one function per struct schema: a copy of the value with each converting field replaced, the
+    common leaf conversions inlined (no call per field)."""
+    namespace: dict[str, Any] = {
+        "_d128": to_decimal128,
+        "_Decimal": decimal.Decimal,
+        "_EPOCH": _EPOCH,
+        "_td": dt.timedelta,
+        "_Int64": Int64,
+        "_Binary": Binary,
+        "_check": _check_struct,
+    }
+    lines = [
+        "def convert(value):",
+        "    if value is None:",
+        "        return None",
+        "    if type(value) is not dict:",
+        "        value = _check(value)",
+        "    out = value.copy()",
+    ]
+    for i, field in enumerate(schema.fields):
+        fn = compile_converter(field.schema, temporal_dates)
+        if fn is None:
+            continue
+        namespace[f"_f{i}"] = fn
+        call = f"_f{i}(x)"
+        name = field.schema.name
+        if name in _INLINE and (temporal_dates or name not in _TEMPORAL):
+            expr = _INLINE[name].format(call=call)
+        elif name is None and field.schema.type == "int64":
+            expr = "_Int64(x)"
+        else:
+            expr = call
+        key = repr(field.name)
+        lines += [f"    x = value.get({key})", "    if x is not None:", f"        out[{key}] = {expr}"]
+    lines.append("    return out")
+    exec(compile("\n".join(lines), f"<bson struct {schema.name or 'anonymous'}>", "exec"), namespace)
+    convert: Converter = namespace["convert"]
+    return convert
 
 
 def _check_struct(value: Any) -> dict[str, Any]:
