@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 # Lint only the source packages that exist (some may not be created yet).
 LINT_PKGS := $(wildcard cdc schemas snapshot sinks servers)
 
-.PHONY: setup test demo lint bench test-slot-wal soak faults bench-sink conformance bench-mysql
+.PHONY: setup test demo lint bench test-slot-wal soak faults bench-sink conformance bench-mysql bench-doc-sinks
 
 setup:
 	bash scripts/bootstrap.sh
@@ -46,3 +46,7 @@ conformance: setup
 
 bench-mysql: setup
 	$(PYTHON) bench/mysql_throughput.py
+
+# N change events → MongoDB / Elasticsearch / OpenSearch sink tasks vs the same server's raw bulk write.
+bench-doc-sinks: setup
+	$(PYTHON) bench/doc_sinks.py

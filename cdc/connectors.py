@@ -71,6 +71,13 @@ CONNECTORS: tuple[RegisteredConnector, ...] = (
     ),
     RegisteredConnector("jdbc", ("io.debezium.connector.jdbc.JdbcSinkConnector",), "sinks.jdbc"),
     RegisteredConnector("discard", ("blackhole",), "sinks.discard"),
+    RegisteredConnector("mongodb", ("com.mongodb.kafka.connect.MongoSinkConnector",), "sinks.mongodb"),
+    RegisteredConnector(
+        "elasticsearch", ("io.confluent.connect.elasticsearch.ElasticsearchSinkConnector",), "sinks.elasticsearch"
+    ),
+    RegisteredConnector(
+        "opensearch", ("io.aiven.kafka.connect.opensearch.OpensearchSinkConnector",), "sinks.elasticsearch.opensearch"
+    ),
 )
 
 

@@ -273,9 +273,11 @@ def test_cross_field_problems_are_reported() -> None:
 
 
 def test_unknown_connector_class_lists_known_ones() -> None:
-    found = problems(document(connector(**{"connector.class": "mongodb"}), WORKER))
+    # (mongodb was the example of an unknown class here until the MongoDB sink was registered)
+    found = problems(document(connector(**{"connector.class": "com.example.NoSuchConnector"}), WORKER))
     assert len(found) == 1
-    assert "unknown connector 'mongodb'" in found[0] and "io.debezium.connector.postgresql" in found[0]
+    assert "unknown connector 'com.example.NoSuchConnector'" in found[0]
+    assert "io.debezium.connector.postgresql" in found[0]
 
 
 def test_password_values_never_appear_in_problems() -> None:

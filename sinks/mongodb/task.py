@@ -1,0 +1,229 @@
+"""The MongoDB sink task: records → mongo-kafka write models → pymongo bulk writes.
+
+The sink runtime calls ``start`` / ``put`` / ``flush`` / ``stop`` (see ``sinks.task``). ``put`` writes each batch
+before it returns (as mongo-kafka does), so ``flush`` has nothing left to do. Records of one namespace keep their
+order; each namespace gets bulk writes of at most ``max.batch.size`` operations.
+
+Errors: a record that cannot become a write (bad value, missing ``_id`` …) and a write the server rejects for the
+document (duplicate key, invalid document) go to ``context.report`` (dead-letter topic under
+``errors.tolerance=all``). With ``bulk.write.ordered=true`` the operations after a rejected one are written again
+in a new bulk write, so one bad record never drops the rest of its batch. Connection problems are retried
+``max.num.retries`` times ``retries.defer.timeout`` ms apart, then raised as ``RetriableError`` (the runtime
+retries the whole batch; every write is idempotent, except ``InsertOneDefaultStrategy`` with generated ids).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pymongo
+from pymongo.errors import (
+    BulkWriteError,
+    ConnectionFailure,
+    ExecutionTimeout,
+    OperationFailure,
+    PyMongoError,
+    WTimeoutError,
+)
+
+from cdc.errors import FatalError, RetriableError, SkippableRecordError
+from schemas.record import ConnectRecord
+from sinks.mongodb.config import MongoSinkConfig
+from sinks.mongodb.documents import change_event_document, get_path, sink_document
+from sinks.mongodb.processors import PostProcessorChain
+from sinks.mongodb.write_models import GuardedReplaceOne, WriteOp, delete_by_key, rdbms_change, write_model
+from sinks.task import SinkContext, SinkTask
+
+log = logging.getLogger(__name__)
+
+_TRANSIENT = (ConnectionFailure, ExecutionTimeout, WTimeoutError)
+
+
+class MongoWriteRejected(SkippableRecordError):
+    """MongoDB rejected the write of this record (the server's error code and message are in the text)."""
+
+
+@dataclass(slots=True)
+class _TopicPlan:
+    config: MongoSinkConfig
+    chain: PostProcessorChain
+
+
+class MongoSinkTask(SinkTask):
+    """``connector.class: mongodb`` (``com.mongodb.kafka.connect.MongoSinkConnector``)."""
+
+    def __init__(self, name: str, config: MongoSinkConfig) -> None:
+        self.name = name
+        self.config = config
+        self._client: pymongo.MongoClient[dict[str, Any]] | None = None
+        self._context: SinkContext | None = None
+        self._plans: dict[str, _TopicPlan] = {}
+        #: Documents written (acknowledged operations), for tests and the benchmark.
+        self.written = 0
+
+    # -- lifecycle ----------------------------------------------------------------------------------------------
+
+    def start(self, context: SinkContext) -> None:
+        """Connect and check that the server answers (``RetriableError`` when it does not)."""
+        self._context = context
+        self._client = pymongo.MongoClient(
+            self.config.connection_uri.get_secret_value(),
+            serverSelectionTimeoutMS=10_000,
+            appname=f"cdc-engine:{self.name}",
+        )
+        try:
+            self._client.admin.command("ping")
+        except _TRANSIENT as exc:
+            raise RetriableError(f"MongoDB not reachable: {type(exc).__name__}: {_short(exc)}") from None
+        except OperationFailure as exc:
+            raise FatalError(f"MongoDB refused the connection: {_short(exc)} (check connection.uri)") from None
+
+    def stop(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # -- writing ------------------------------------------------------------------------------------------------
+
+    def put(self, records: Sequence[ConnectRecord]) -> None:
+        """Build one write per record and bulk-write them per namespace, in order."""
+        batches: dict[tuple[str, str], list[tuple[WriteOp, ConnectRecord]]] = {}
+        order: list[tuple[str, str]] = []
+        for record in records:
+            try:
+                built = self._build(record)
+            except SkippableRecordError as exc:
+                self._report(record, exc)
+                continue
+            if built is None:
+                continue
+            namespace, op = built
+            if namespace not in batches:
+                batches[namespace] = []
+                order.append(namespace)
+            batches[namespace].append((op, record))
+        for namespace in order:
+            ops = batches[namespace]
+            config = self._plan(ops[0][1]).config
+            size = config.max_batch_size or len(ops)
+            for start in range(0, len(ops), size):
+                self._bulk_write(namespace, ops[start : start + size], config)
+
+    def flush(self) -> None:
+        """Nothing buffered: ``put`` wrote everything before it returned."""
+
+    def _plan(self, record: ConnectRecord) -> _TopicPlan:
+        topic = record.original_topic or record.topic
+        plan = self._plans.get(topic)
+        if plan is None:
+            config = self.config.for_topic(topic)
+            plan = self._plans[topic] = _TopicPlan(config, PostProcessorChain(config))
+        return plan
+
+    def _build(self, record: ConnectRecord) -> tuple[tuple[str, str], WriteOp] | None:
+        plan = self._plan(record)
+        config = plan.config
+        temporal_dates = config.debezium_temporal_mode == "date"
+        op: WriteOp | None
+        if config.change_data_capture_handler:
+            doc = change_event_document(record, temporal_dates)
+            op = rdbms_change(doc, config.change_data_capture_version_field)
+        elif (doc := sink_document(record, temporal_dates)).value_doc is None:
+            if not config.delete_on_null_values:
+                return None
+            op = delete_by_key(doc, config.document_id_strategy, plan.chain.id_strategy, record)
+        else:
+            plan.chain.run(doc, record)
+            op = write_model(
+                config.writemodel_strategy, doc, config.document_id_strategy, plan.chain.id_strategy, record
+            )
+        if op is None:
+            return None
+        return self._namespace(record, config, doc.key_doc, doc.value_doc), op
+
+    def _namespace(
+        self, record: ConnectRecord, config: MongoSinkConfig, key: dict[str, Any] | None, value: dict[str, Any] | None
+    ) -> tuple[str, str]:
+        database = config.database
+        collection = config.collection or (record.original_topic or record.topic)
+        if config.namespace_mapper == "FieldPathNamespaceMapper":
+            for side_doc, db_field, coll_field in (
+                (key, config.namespace_mapper_key_database_field, config.namespace_mapper_key_collection_field),
+                (value, config.namespace_mapper_value_database_field, config.namespace_mapper_value_collection_field),
+            ):
+                for field, is_db in ((db_field, True), (coll_field, False)):
+                    if not field:
+                        continue
+                    found = get_path(side_doc, field)
+                    if isinstance(found, str) and found:
+                        if is_db:
+                            database = found
+                        else:
+                            collection = found
+                    elif config.namespace_mapper_error_if_invalid:
+                        raise MongoWriteRejected(f"namespace field {field!r} is missing or not a non-empty string")
+        return database, collection
+
+    def _bulk_write(self, namespace: tuple[str, str], ops: list[tuple[WriteOp, ConnectRecord]], config: Any) -> None:
+        assert self._client is not None, "put before start"
+        collection = self._client[namespace[0]][namespace[1]]
+        pending = ops
+        attempts = 0
+        while pending:
+            try:
+                result = collection.bulk_write([op for op, _ in pending], ordered=config.bulk_write_ordered)
+                self.written += _acknowledged(result.bulk_api_result)
+                return
+            except BulkWriteError as exc:
+                details = exc.details
+                self.written += _acknowledged(dict(details))
+                failed = sorted(details.get("writeErrors", []), key=lambda e: e["index"])
+                for error in failed:
+                    op, record = pending[error["index"]]
+                    if error.get("code") == 11000 and isinstance(op, GuardedReplaceOne):
+                        self.written += 1  # the stored document is already at this or a newer version
+                        continue
+                    self._report(
+                        record, MongoWriteRejected(f"MongoDB error {error.get('code')}: {error.get('errmsg')}")
+                    )
+                if details.get("writeConcernErrors"):
+                    raise RetriableError(f"write concern errors: {details['writeConcernErrors']}") from None
+                if not config.bulk_write_ordered or not failed:
+                    return
+                # An ordered bulk write stops at its first error: write what came after it again.
+                pending = pending[failed[0]["index"] + 1 :]
+            except _TRANSIENT as exc:
+                attempts += 1
+                if attempts > config.max_num_retries:
+                    raise RetriableError(
+                        f"MongoDB write to {namespace[0]}.{namespace[1]} failed after {attempts} attempt(s): "
+                        f"{type(exc).__name__}: {_short(exc)}"
+                    ) from None
+                log.warning(
+                    "MongoDB write failed (%s), retry %d in %d ms",
+                    type(exc).__name__,
+                    attempts,
+                    config.retries_defer_timeout,
+                )
+                time.sleep(config.retries_defer_timeout / 1000)
+            except PyMongoError as exc:
+                raise FatalError(f"MongoDB write to {namespace[0]}.{namespace[1]} failed: {_short(exc)}") from None
+
+    def _report(self, record: ConnectRecord, error: BaseException) -> None:
+        if self._context is None:
+            raise error
+        self._context.report(record, error)
+
+
+def _acknowledged(result: dict[str, Any]) -> int:
+    return int(
+        result.get("nInserted", 0) + result.get("nUpserted", 0) + result.get("nMatched", 0) + result.get("nRemoved", 0)
+    )
+
+
+def _short(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300]
