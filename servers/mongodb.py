@@ -40,7 +40,8 @@ def find_standin() -> Path | None:
     if configured:
         return Path(configured) if Path(configured).is_file() else None
     here = Path(__file__).resolve()
-    for parent in here.parents:
+    # Beside the checkout (../shared), or the workplace's shared tools directory when CI clones elsewhere.
+    for parent in (*here.parents, Path("/work")):
         candidate = parent / "shared" / "tools" / "mongodb-standin" / "mongodb-standin.py"
         if candidate.is_file():
             return candidate

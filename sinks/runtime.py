@@ -131,6 +131,7 @@ class SinkRuntime:
         self._current_batch: list[Message] = []  # the batch being put: the raw bytes of records a task rejects
         self._current_index: dict[tuple[Any, Any, Any], Message] | None = None
         self._revoked_during_batch = False
+        self.started = False  # the task started once; the CLI exits 130 when stopped before that
 
     # -- control ------------------------------------------------------------------------------------------------
 
@@ -192,6 +193,7 @@ class SinkRuntime:
         try:
             self._errors.start()
             task.start(_Context(self))
+            self.started = True
             consumer = Consumer(settings, logger=logging.getLogger("librdkafka.consumer"))
             self._consumer = consumer
             if self.config.topics_regex:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 from engine_helpers import RssSampler, wait_for
 from fault_harness import TABLE, Change, FaultRun
 
@@ -110,6 +111,7 @@ def test_kill_during_snapshot(postgres_server: Any, kafka_broker: Any, pg_databa
     report.assert_clean()
 
 
+@pytest.mark.slow  # ~45-60 s: `make faults` runs it; `make test` leaves it out to stay within CI time
 def test_kill_and_sigterm_inside_large_transaction(
     postgres_server: Any, kafka_broker: Any, pg_database: str, tmp_path: Path
 ) -> None:
@@ -171,7 +173,8 @@ def test_kill_and_sigterm_inside_large_transaction(
     sampler.stop()
     print(report.line() + f"; engine peak RSS {sampler.peak_mb:.0f} MB")
     kill, early, term = report.cycles
-    assert kill.window > 0 and kill.resent + early.window == kill.window
+    # The kill may land right after a commit (window 0); whatever lay past the stored offset is re-sent exactly once.
+    assert kill.resent + early.window == kill.window
     assert early.resent == early.window, "the restart re-sends exactly what lay past the stored offset"
     assert term.window == term.resent == 0, "the SIGTERM stop left something to replay"
     assert max(len(v) for v in run.log.sequences.values()) <= 2
