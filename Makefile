@@ -12,8 +12,12 @@ setup:
 
 # Tests marked slow (the 30 s broker pause, the 200k-row transaction kills, 1 GB of WAL) run in `make faults` /
 # `make test-slot-wal`, so that the suite stays within CI's ~20 minutes on 2 cores.
+# The suite mostly waits (server start-up, group joins, engine restarts), so it runs in TEST_WORKERS pytest-xdist
+# processes, each with its own servers; `--dist loadfile` keeps a file's tests (and module fixtures) together.
+# TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 3
 test: setup
-	$(PYTHON) -m pytest -q -rs --durations=15 -m 'not slow' tests
+	$(PYTHON) -m pytest -q -rs --durations=15 -m 'not slow' -n $(TEST_WORKERS) --dist loadfile tests
 
 demo: setup
 	$(PYTHON) -m cdc.demo
