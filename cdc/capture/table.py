@@ -31,6 +31,30 @@ from schemas.record import ConnectRecord
 _new_record = tuple.__new__  # SourceRecord(...) without the NamedTuple's Python-level __new__ (hot path)
 
 
+def envelope_payload(
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    source: dict[str, Any],
+    op: str,
+    now_ns: int,
+    transaction: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """A Debezium envelope's value payload, fields in Debezium's order (the JSON output depends on it).
+
+    Called by :meth:`CapturedTable.record` (serialized, hot path) and :meth:`CapturedTable.structured`.
+    """
+    return {
+        "before": before,
+        "after": after,
+        "source": source,
+        "transaction": transaction,
+        "op": op,
+        "ts_ms": now_ns // 1_000_000,
+        "ts_us": now_ns // 1000,
+        "ts_ns": now_ns,
+    }
+
+
 @dataclass
 class CapturedTable:
     """One version of a captured table's shape, ready for the hot path."""
@@ -129,16 +153,7 @@ class CapturedTable:
         gives a null key. ``headers`` replaces the table's context headers (primary-key changes add the other
         key); ``transaction`` is the event's transaction block (provide.transaction.metadata).
         """
-        payload = {
-            "before": before,
-            "after": after,
-            "source": source,
-            "transaction": transaction,
-            "op": op,
-            "ts_ms": now_ns // 1_000_000,
-            "ts_us": now_ns // 1000,
-            "ts_ns": now_ns,
-        }
+        payload = envelope_payload(before, after, source, op, now_ns, transaction)
         key = None if key_row is None or not self.has_key else self.serialize_key(self.key(key_row))
         return _new_record(
             SourceRecord,
@@ -176,16 +191,9 @@ class CapturedTable:
 
         For the source-side transform chain and schema-aware converters (Avro); the fast path never calls it.
         """
-        value = {
-            "before": self._structured_row(before),
-            "after": self._structured_row(after),
-            "source": dict(source),
-            "transaction": transaction,
-            "op": op,
-            "ts_ms": now_ns // 1_000_000,
-            "ts_us": now_ns // 1000,
-            "ts_ns": now_ns,
-        }
+        value = envelope_payload(
+            self._structured_row(before), self._structured_row(after), dict(source), op, now_ns, transaction
+        )
         has_key = key_row is not None and self.has_key
         return ConnectRecord(
             topic=self.topic,
