@@ -2,6 +2,6 @@
 
 import sys
 
-from cdc.cli import main
+from cdc.entry import main
 
 sys.exit(main())

@@ -80,7 +80,9 @@ class ConnectorRuntime:
             worker.offset_storage_partitions,
             worker.offset_storage_replication_factor,
         )
-        store.ensure_topic()
+        store.ensure_topic(should_stop=self._stop.is_set)
+        if self._stop.is_set():
+            return  # stopped while waiting for the broker: nothing started, nothing to store
         stored = store.read(engine.name, server)
         log.info("stored offset: %s", stored if stored is not None else "none (first start)")
         self._last_committed = stored

@@ -12,6 +12,8 @@ Called by the runtime: :meth:`OffsetStore.read` once per pipeline start, :meth:`
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -39,14 +41,25 @@ class OffsetStore:
         self.replication_factor = replication_factor
         self._producer: Producer | None = None
 
-    def ensure_topic(self, timeout_s: float = 15.0) -> None:
-        """Create the compacted offsets topic if it does not exist (RetriableError if the broker is down)."""
+    def ensure_topic(self, timeout_s: float = 15.0, should_stop: Callable[[], bool] | None = None) -> None:
+        """Create the compacted offsets topic if it does not exist (RetriableError if the broker is down).
+
+        ``should_stop`` (the runtime's stop flag) is checked every second while the broker does not answer, so a
+        SIGTERM during start-up against an unreachable broker stops within a second instead of after
+        ``timeout_s``; the method then returns without creating anything.
+        """
         admin_config: dict[str, Any] = {"bootstrap.servers": self.bootstrap, "logger": LIBRDKAFKA_LOG}
         admin = AdminClient(admin_config)
-        try:
-            metadata = admin.list_topics(timeout=timeout_s)
-        except KafkaException as exc:
-            raise RetriableError(f"cannot reach Kafka at {self.bootstrap}: {exc}") from None
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                metadata = admin.list_topics(timeout=max(0.1, min(1.0, deadline - time.monotonic())))
+                break
+            except KafkaException as exc:
+                if should_stop is not None and should_stop():
+                    return
+                if time.monotonic() >= deadline:
+                    raise RetriableError(f"cannot reach Kafka at {self.bootstrap}: {exc}") from None
         if self.topic in metadata.topics and not metadata.topics[self.topic].error:
             return
         new = NewTopic(self.topic, self.partitions, self.replication_factor, config={"cleanup.policy": "compact"})

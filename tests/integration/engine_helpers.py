@@ -1,6 +1,6 @@
 """Helpers for integration tests: run the engine (subprocess or thread), read topics, wait for conditions.
 
-The engine runs as the real CLI (``python -m cdc.cli start``) in a subprocess when a test needs to kill it
+The engine runs as the real CLI (``python -m cdc start``) in a subprocess when a test needs to kill it
 (SIGKILL) or measure its memory; in a thread when a test only needs events.
 """
 
