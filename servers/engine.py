@@ -28,7 +28,7 @@ class EngineProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> EngineProcess:
-        """Start ``python -m cdc start --config … --no-progress`` (the ``cdc-engine`` command) from the repository root."""
+        """Start ``python -m cdc start --config … --no-progress`` (``cdc-engine``) from the repository root."""
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "cdc", "start", "--config", str(self.config_path), "--no-progress"],

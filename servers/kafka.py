@@ -11,13 +11,12 @@ import importlib.util
 import os
 import shutil
 import signal
-import subprocess
-import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from servers.common import _LOOPBACK, ServerStartError, _LocalServer, _port_accepts, _tail, free_port
+from servers.common import _LOOPBACK, ServerStartError
+from servers.process import ProcessServer
 
 ENV_KAFKA_BOOTSTRAP = "CDC_TEST_KAFKA_BOOTSTRAP"
 #: Environment variable overriding where the PostgreSQL server binaries live.
@@ -84,19 +83,20 @@ def find_tansu_binary() -> Path:
     )
 
 
-class TansuBroker(_LocalServer):
+class TansuBroker(ProcessServer):
     """A throwaway, memory-only tansu broker on a free loopback port.
 
-    ``start()`` launches ``tansu broker`` with listener and advertised listener
-    ``tcp://127.0.0.1:<port>``, waits until the port accepts connections and
-    an ``AdminClient.list_topics()`` round-trip succeeds.  Output goes to
-    ``broker.log`` in a temp dir.  Topics are auto-created on first use.
+    ``start()`` launches ``tansu broker`` with listener and advertised listener ``tcp://127.0.0.1:<port>`` and
+    waits until the port accepts connections and an ``AdminClient.list_topics()`` round-trip succeeds. Output goes
+    to ``server.log`` in a temp dir. Topics are auto-created on first use.
 
     Example::
 
         with TansuBroker() as broker:
             Producer({"bootstrap.servers": broker.bootstrap_servers})
     """
+
+    label = "tansu"
 
     def __init__(
         self,
@@ -106,94 +106,54 @@ class TansuBroker(_LocalServer):
     ) -> None:
         """Prepare (but do not start) a broker.
 
-        :param binary: path to ``tansu``; found by :func:`find_tansu_binary`
-            when omitted.
+        :param binary: path to ``tansu``; found by :func:`find_tansu_binary` when omitted (at ``start()``).
         :param base_tmpdir: parent directory for the log temp dir.
-        :param advertised_port: the loopback port the broker tells clients to
-            connect to, when it differs from the one it listens on (a proxy in
-            front of it, :mod:`servers.kafka_proxy`).
+        :param advertised_port: the loopback port the broker tells clients to connect to, when it differs from
+            the one it listens on (a proxy in front of it, :mod:`servers.kafka_proxy`).
         """
         super().__init__(base_tmpdir)
         self._advertised_port = advertised_port
         self._binary_arg = Path(binary) if binary is not None else None
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
 
     @property
     def bootstrap_servers(self) -> str:
         """``host:port`` for the ``bootstrap.servers`` client setting."""
         return f"{self.host}:{self.port}"
 
-    @property
-    def logfile(self) -> Path:
-        """The broker's combined stdout/stderr log."""
-        if self._tmpdir is None:
-            raise self._not_started()
-        return self._tmpdir / "broker.log"
+    def command(self, port: int, tmpdir: Path) -> Sequence[str]:
+        """``tansu broker`` listening on ``port``, memory storage (:class:`TansuNotFoundError` without a binary)."""
+        binary = self._binary_arg or find_tansu_binary()
+        advertised = f"tcp://{_LOOPBACK}:{self._advertised_port or port}"
+        return [
+            str(binary),
+            "broker",
+            "--listener-url",
+            f"tcp://{_LOOPBACK}:{port}",
+            "--advertised-listener-url",
+            advertised,
+            "--storage-engine",
+            "memory://tansu/",
+        ]
 
-    @property
-    def running(self) -> bool:
-        """True while the broker process is alive."""
-        return self._proc is not None and self._proc.poll() is None
+    def environment(self) -> dict[str, str]:
+        """This process's environment without the variables tansu would read as defaults for its flags."""
+        return {k: v for k, v in os.environ.items() if k not in _TANSU_ENV_VARS}
+
+    def ready(self) -> bool:
+        """True once a metadata request succeeds."""
+        from confluent_kafka import KafkaException
+        from confluent_kafka.admin import AdminClient
+
+        try:
+            AdminClient({"bootstrap.servers": self.bootstrap_servers}).list_topics(timeout=5)
+        except KafkaException:
+            return False
+        return True
 
     def start(self, timeout: float = 30.0, *, attempts: int = 3) -> TansuBroker:
-        """Start the broker and wait until it serves metadata; return ``self``.
-
-        :param timeout: seconds to wait for readiness per attempt.
-        :param attempts: how many free ports to try if the process dies early
-            (e.g. because another process grabbed the port).
-        :raises ServerStartError: if the broker does not become ready.
-        """
-        if self._proc is not None:
-            raise RuntimeError("TansuBroker is already running")
-        binary = self._binary_arg or find_tansu_binary()
-        self._make_tmpdir("cdc-tansu-")
-        env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV_VARS}
-        try:
-            for attempt in range(1, max(1, attempts) + 1):
-                port = free_port()
-                url = f"tcp://{_LOOPBACK}:{port}"
-                advertised = f"tcp://{_LOOPBACK}:{self._advertised_port or port}"
-                self._log = self.logfile.open("ab")
-                self._proc = subprocess.Popen(
-                    [
-                        str(binary),
-                        "broker",
-                        "--listener-url",
-                        url,
-                        "--advertised-listener-url",
-                        advertised,
-                        "--storage-engine",
-                        "memory://tansu/",
-                    ],
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,  # Ctrl-C on the test run must not kill the broker before the engine
-                    stdout=self._log,
-                    stderr=subprocess.STDOUT,
-                    cwd=self._tmpdir,
-                    env=env,
-                )
-                self._port = port
-                try:
-                    self._wait_ready(timeout)
-                    return self
-                except ServerStartError:
-                    died = self._proc.poll() is not None
-                    self._terminate()
-                    if not died or attempt >= attempts:
-                        raise
-            raise AssertionError("unreachable")
-        except BaseException:
-            self.stop()
-            raise
-
-    def stop(self) -> None:
-        """Terminate the broker (SIGTERM, then SIGKILL) and remove its temp dir.
-
-        Safe to call more than once and on a broker that never started.
-        """
-        self._terminate()
-        self._remove_tmpdir()
+        """Start the broker and wait until it serves metadata; return ``self`` (see :meth:`ProcessServer.start`)."""
+        super().start(timeout, attempts=attempts)
+        return self
 
     def pause(self) -> None:
         """Freeze the broker (SIGSTOP): connections stay open, nothing is answered (a stalled broker)."""
@@ -218,63 +178,10 @@ class TansuBroker(_LocalServer):
         return f"TansuBroker(port={self._port}, running={self.running})"
 
     def _terminate(self) -> None:
-        """Stop the process (if any) and close the log file."""
-        proc = self._proc
-        if proc is not None:
-            if proc.poll() is None:
-                with contextlib.suppress(OSError):
-                    proc.send_signal(signal.SIGCONT)  # a paused broker cannot act on SIGTERM
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=10)
-            self._proc = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def _wait_ready(self, timeout: float) -> None:
-        """Wait for the TCP port, then for a successful metadata request."""
-        from confluent_kafka import KafkaException
-        from confluent_kafka.admin import AdminClient
-
-        assert self._proc is not None
-        deadline = time.monotonic() + timeout
-
-        def check_alive() -> None:
-            assert self._proc is not None
-            if self._proc.poll() is not None:
-                raise ServerStartError(
-                    f"tansu exited with {self._proc.returncode}; log tail ({self.logfile}):\n{_tail(self.logfile)}"
-                )
-
-        while not _port_accepts(self.host, self.port):
-            check_alive()
-            if time.monotonic() > deadline:
-                raise ServerStartError(
-                    f"tansu did not listen on {self.bootstrap_servers} within "
-                    f"{timeout}s; log tail:\n{_tail(self.logfile)}"
-                )
-            time.sleep(0.05)
-
-        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers})
-        last_exc: KafkaException | None = None
-        while True:
-            check_alive()
-            try:
-                admin.list_topics(timeout=5)
-                return
-            except KafkaException as exc:
-                last_exc = exc
-            if time.monotonic() > deadline:
-                raise ServerStartError(
-                    f"tansu at {self.bootstrap_servers} did not answer metadata "
-                    f"requests within {timeout}s ({last_exc!r}); log tail:\n"
-                    f"{_tail(self.logfile)}"
-                )
-            time.sleep(0.2)
+        if self._proc is not None and self._proc.poll() is None:
+            with contextlib.suppress(OSError):
+                self._proc.send_signal(signal.SIGCONT)  # a paused broker cannot act on SIGTERM
+        super()._terminate()
 
 
 class ExternalKafka:

@@ -1,6 +1,7 @@
 """A throwaway server run as one child process on a free loopback port (the document-store stand-ins).
 
-:mod:`servers.mongodb`, :mod:`servers.elasticsearch` and :mod:`servers.opensearch` start their stand-ins through
+:mod:`servers.kafka` (tansu), :mod:`servers.mongodb`, :mod:`servers.elasticsearch` and :mod:`servers.opensearch` start
+their servers through
 :class:`ProcessServer`: the child gets its own temp dir (data and ``server.log``), its own session (a Ctrl-C on the
 test run does not kill it before the sink under test), and is stopped with SIGTERM then SIGKILL.
 """
@@ -40,6 +41,10 @@ class ProcessServer(_LocalServer):
         """True once the server answers a real request (called after the port accepts connections)."""
         return True
 
+    def environment(self) -> dict[str, str] | None:
+        """The child's environment; None (the default) inherits this process's."""
+        return None
+
     # -- lifecycle ------------------------------------------------------------------------------------------
 
     @property
@@ -73,6 +78,7 @@ class ProcessServer(_LocalServer):
                     stdout=self._log,
                     stderr=subprocess.STDOUT,
                     cwd=tmpdir,
+                    env=self.environment(),
                     start_new_session=True,
                 )
                 self._port = port
