@@ -49,6 +49,7 @@ bench-sink: setup
 # The real Debezium 3.6.3 next to the engine on one database; prints matched/total and every difference.
 conformance: setup
 	$(PYTHON) tests/conformance/runner.py --out $${CONFORMANCE_OUT:-/tmp/cdc-conformance}
+	$(PYTHON) tests/conformance/mysql_compare.py
 
 bench-mysql: setup
 	$(PYTHON) bench/mysql_throughput.py

@@ -1,39 +1,37 @@
-#!/usr/bin/env python
 """Differential check: the real Debezium 3.6.3 MySQL connector and cdc-engine on the same MySQL 9.x binlog.
 
-Starts MySQL 9.x (GTIDs on) and tansu, creates a database with an every-type table and a small table, inserts
-rows (snapshot), starts Debezium (``/work/shared/tools/debezium-reference``, prefix ``dbz``) and cdc-engine
-(prefix ``ours``) side by side, waits for both snapshots, then applies inserts, an update, a delete, an ALTER
-TABLE and more inserts (streaming). Both prefixes are dumped and compared per table, record by record (aligned by
-op and key): key, before, after, the value schema of each field, and the source fields that should agree
-(``db``, ``table``, ``snapshot`` marker, and for streamed records ``file``, ``pos``, ``row``, ``gtid``,
-``server_id``, ``thread``). Differences are printed as a table; the exit code is 0 even when they differ (this
-is a report, see docs/mysql.md).
+One MySQL 9.x server (GTIDs on) and one broker: a database with an every-type table and a small table, rows for
+the snapshot, then the real Debezium (``/work/shared/tools/debezium-reference``, prefix ``dbz``) and cdc-engine
+(prefix ``ours``) side by side; once both stream, inserts, an update, a delete, an ALTER TABLE and more inserts.
+Both prefixes are dumped and compared per table, record by record (aligned by op and key): key, before, after,
+the value schema of each field, the envelope's source schema, and the source fields that should agree (``db``,
+``table``, ``snapshot``, ``connector``, and for streamed records ``file``, ``pos``, ``row``, ``gtid``,
+``server_id``, ``thread``, ``query``); schema change events are aligned by their DDL.
 
-Run: ``.venv/bin/python scripts/compare_debezium_mysql.py [--keep DIR]``.
+Used by ``test_mysql_conformance.py`` (``make test``: no difference allowed) and as a report:
+``.venv/bin/python tests/conformance/mysql_compare.py [--keep DIR]`` prints the differences as a Markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "tests" / "integration")]
+REPO = Path(__file__).resolve().parents[2]
+for _path in (REPO, REPO / "tests" / "integration"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
-from servers import MySQLServer, TansuBroker  # noqa: E402
+from servers import MySQLFamilyServer, MySQLServer, TansuBroker  # noqa: E402
+from servers.debezium_reference import DebeziumReference, dump  # noqa: E402
 from servers.engine import EngineProcess  # noqa: E402
 
-TOOL = Path(os.environ.get("DEBEZIUM_REFERENCE", "/work/shared/tools/debezium-reference/debezium-reference"))
 DB = "shop"
 
 SETUP = [
@@ -63,19 +61,9 @@ def streaming_statements() -> list[str]:
     ]
 
 
-def dump(bootstrap: str, prefix: str, out: Path) -> dict[str, list[dict[str, Any]]]:
-    python = str(REPO / ".venv" / "bin" / "python")
-    subprocess.run(
-        [python, str(TOOL), "dump", "--bootstrap-servers", bootstrap, "--topic-prefix", prefix, "--out", str(out)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    topics: dict[str, list[dict[str, Any]]] = {}
-    for path in out.glob("*.jsonl"):
-        topic = path.name[: -len(".jsonl")]
-        topics[topic.removeprefix(prefix)] = [json.loads(line) for line in path.read_text().splitlines()]
-    return topics
+def dump_prefix(bootstrap: str, prefix: str, out: Path) -> dict[str, list[dict[str, Any]]]:
+    """The topics named ``<prefix>…`` keyed by what follows the prefix (``""`` is the schema change topic)."""
+    return {topic.removeprefix(prefix): records for topic, records in dump(bootstrap, prefix, out).items()}
 
 
 def field_schemas(value: Any) -> dict[str, Any]:
@@ -199,70 +187,54 @@ def compare(dbz: dict[str, list[dict[str, Any]]], ours: dict[str, list[dict[str,
     return unique
 
 
+def run_comparison(server: MySQLFamilyServer, bootstrap: str, work: Path, db: str = DB) -> list[str]:
+    """Run both connectors on ``server`` (database ``db`` is created) and return the comparison's lines.
+
+    Lines of the form ``| `<table>` | N records | N records | |`` only count records; every other line is a
+    difference.
+    """
+    server.create_database(db)
+    server.execute(*SETUP, *all_types_statements(), database=db)
+    common = {
+        "connector.class": "mysql",
+        "database.hostname": server.host,
+        "database.port": str(server.port),
+        "database.user": server.user,
+        "database.password": server.password,
+        "database.include.list": db,
+    }
+    debezium = DebeziumReference(
+        "dbz", {**common, "database.server.id": "5401", "topic.prefix": "dbz"}, bootstrap, work / "dbz"
+    )
+    ours = EngineProcess(
+        {
+            "name": "ours",
+            "config": {**common, "database.server.id": "5402", "topic.prefix": "ours"},
+            "worker": {"bootstrap.servers": bootstrap, "offset.flush.interval.ms": 500},
+        },
+        work,
+    )
+    try:
+        ours.start()
+        debezium.start(timeout=180)
+        ours.wait_logged("streaming the binlog", 120)
+        server.execute(*streaming_statements(), database=db)
+        time.sleep(8)  # both publish the same binlog; give them time before stopping
+    finally:
+        debezium.stop()
+        ours.kill_if_running()
+    return compare(dump_prefix(bootstrap, "dbz", work / "dbz-dump"), dump_prefix(bootstrap, "ours", work / "ours-dump"))
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--keep", type=Path, help="keep the dumps in this directory")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="dbz-compare-"))
     server = MySQLServer().start()
     broker = TansuBroker().start()
-    dbz_proc: subprocess.Popen[bytes] | None = None
-    ours: EngineProcess | None = None
     try:
-        server.create_database(DB)
-        server.execute(*SETUP, *all_types_statements(), database=DB)
-        common = {
-            "database.hostname": server.host,
-            "database.port": str(server.port),
-            "database.user": server.user,
-            "database.password": server.password,
-            "database.include.list": DB,
-        }
-        dbz_doc = {
-            "name": "dbz",
-            "config": {
-                "connector.class": "mysql",
-                **common,
-                "database.server.id": "5401",
-                "topic.prefix": "dbz",
-            },
-        }
-        dbz_file = work / "dbz.json"
-        dbz_file.write_text(json.dumps(dbz_doc))
-        dbz_log = (work / "dbz.out").open("wb")
-        dbz_proc = subprocess.Popen(
-            [
-                str(TOOL),
-                "run",
-                "--connector",
-                str(dbz_file),
-                "--bootstrap-servers",
-                broker.bootstrap_servers,
-                "--workdir",
-                str(work / "dbz-work"),
-                "--fresh",
-            ],
-            stdout=dbz_log,
-            stderr=subprocess.STDOUT,
-        )
-        ours_doc = {
-            "name": "ours",
-            "config": {"connector.class": "mysql", **common, "database.server.id": "5402", "topic.prefix": "ours"},
-            "worker": {"bootstrap.servers": broker.bootstrap_servers, "offset.flush.interval.ms": 500},
-        }
-        ours = EngineProcess(ours_doc, work).start()
-        ours.wait_logged("streaming the binlog", 120)
-        deadline = time.monotonic() + 180
-        while b"streaming" not in (work / "dbz.out").read_bytes().lower():
-            if dbz_proc.poll() is not None or time.monotonic() > deadline:
-                print((work / "dbz.out").read_text(errors="replace")[-3000:])
-                raise SystemExit("Debezium did not start streaming")
-            time.sleep(0.5)
-        server.execute(*streaming_statements(), database=DB)
-        time.sleep(8)
-        dbz = dump(broker.bootstrap_servers, "dbz", work / "dbz-dump")
-        mine = dump(broker.bootstrap_servers, "ours", work / "ours-dump")
-        rows = compare(dbz, mine)
+        rows = run_comparison(server, broker.bootstrap_servers, work)
         print(f"Debezium 3.6.3 vs cdc-engine on {server.version()}: {len(rows)} lines")
         print("| where | Debezium | cdc-engine | |")
         print("|---|---|---|---|")
@@ -271,14 +243,6 @@ def main() -> int:
         if args.keep:
             shutil.copytree(work, args.keep, dirs_exist_ok=True)
     finally:
-        if dbz_proc is not None and dbz_proc.poll() is None:
-            dbz_proc.send_signal(signal.SIGTERM)
-            try:
-                dbz_proc.wait(60)
-            except subprocess.TimeoutExpired:
-                dbz_proc.kill()
-        if ours is not None:
-            ours.kill_if_running()
         broker.stop()
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
