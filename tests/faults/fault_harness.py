@@ -510,11 +510,13 @@ class FaultRun:
         if how == "kill":
             self.engine.kill()
         else:
-            # Before its handler is installed, SIGTERM kills the interpreter like SIGKILL (nothing has started
-            # yet): a clean stop can only be asked of an engine that logged it is starting.
+            # Waiting for "starting connector" keeps the random moments on the runtime's side of start-up. A SIGTERM
+            # that lands before the pipeline started (offsets topic check) ends it with 130 and nothing started,
+            # as the README's exit codes say; once started, a clean stop must exit 0.
             wait_for(lambda: "starting connector" in self.run_log(), 60, 0.05, "the engine to start")
             code = self.engine.terminate(timeout=60)
-            assert code == 0, f"engine exited {code} after SIGTERM:\n{self.engine.log()[-3000:]}"
+            early = code == 130 and "stopped before start-up finished" in self.run_log()
+            assert code == 0 or early, f"engine exited {code} after SIGTERM:\n{self.engine.log()[-3000:]}"
         self.open_tally().drain_to_end()
         # Everything the stopped run sent is read now: what it re-sent belongs to the previous cycle.
         self._close_cycle()
