@@ -17,9 +17,11 @@ it cannot run here, so tests can skip with that reason.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import ctypes
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -31,6 +33,7 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from servers.common import ServerStartError, _LocalServer, _tail
 
@@ -315,3 +318,55 @@ class DebeziumWorker(_LocalServer):
 
     def __enter__(self) -> DebeziumWorker:
         return self
+
+    def wait_streaming(self, connectors: int, timeout: float = 180) -> None:
+        """Wait until ``connectors`` connectors have started streaming (Debezium logs "Starting streaming" once per
+        connector task, after its snapshot); raises ServerStartError on failure or timeout."""
+        self.wait_logged("Starting streaming", connectors, timeout)
+
+
+def _render(raw: bytes | None) -> Any:
+    """A key, value or header as JSON where it parses, else its text, or ``{"base64": …}`` when not UTF-8."""
+    if raw is None:
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(raw).decode()}
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _headers(msg: Any) -> list[tuple[str, bytes | None]]:
+    """A consumed message's headers as a list (confluent-kafka's stubs type ``headers()`` loosely)."""
+    return list(msg.headers() or [])
+
+
+def read_prefix(bootstrap_servers: str, prefix: str, timeout_s: float = 60) -> dict[str, list[dict[str, Any]]]:
+    """Every record of the topics named ``prefix`` or ``prefix.*``, read to their ends: topic → records in
+    (partition, offset) order, each ``{"partition", "offset", "key", "value", "headers"}`` with keys, values and
+    header values rendered by :func:`_render` (what the differential tests compare)."""
+    from cdc.kafka.reading import end_reading_consumer, messages_to_end
+
+    consumer = end_reading_consumer(bootstrap_servers, "debezium-dump")
+    try:
+        metadata = consumer.list_topics(timeout=15)
+        out: dict[str, list[dict[str, Any]]] = {}
+        for topic in sorted(t for t in metadata.topics if t == prefix or t.startswith(prefix + ".")):
+            starts = dict.fromkeys(metadata.topics[topic].partitions, 0)
+            records = [
+                {
+                    "partition": msg.partition(),
+                    "offset": msg.offset(),
+                    "key": _render(msg.key()),
+                    "value": _render(msg.value()),
+                    "headers": [[k, _render(v)] for k, v in _headers(msg)],
+                }
+                for msg in messages_to_end(consumer, topic, starts, timeout_s)
+            ]
+            out[topic] = sorted(records, key=lambda r: (r["partition"], r["offset"]))
+        return out
+    finally:
+        consumer.close()

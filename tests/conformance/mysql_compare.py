@@ -1,7 +1,7 @@
 """Differential check: the real Debezium 3.6.3 MySQL connector and cdc-engine on the same MySQL 9.x binlog.
 
 One MySQL 9.x server (GTIDs on) and one broker: a database with an every-type table and a small table, rows for
-the snapshot, then the real Debezium (``/work/shared/tools/debezium-reference``, prefix ``dbz``) and cdc-engine
+the snapshot, then the real Debezium 3.6.3 (``servers.debezium``, prefix ``dbz``) and cdc-engine
 (prefix ``ours``) side by side; once both stream, inserts, an update, a delete, an ALTER TABLE and more inserts.
 Both prefixes are dumped and compared per table, record by record (aligned by op and key): key, before, after,
 the value schema of each field, the envelope's source schema, and the source fields that should agree (``db``,
@@ -29,7 +29,7 @@ for _path in (REPO, REPO / "tests" / "integration"):
         sys.path.insert(0, str(_path))
 
 from servers import MySQLFamilyServer, MySQLServer, TansuBroker  # noqa: E402
-from servers.debezium_reference import DebeziumReference, dump  # noqa: E402
+from servers.debezium import DebeziumWorker, read_prefix  # noqa: E402
 from servers.engine import EngineProcess  # noqa: E402
 
 DB = "shop"
@@ -61,9 +61,9 @@ def streaming_statements() -> list[str]:
     ]
 
 
-def dump_prefix(bootstrap: str, prefix: str, out: Path) -> dict[str, list[dict[str, Any]]]:
+def dump_prefix(bootstrap: str, prefix: str) -> dict[str, list[dict[str, Any]]]:
     """The topics named ``<prefix>…`` keyed by what follows the prefix (``""`` is the schema change topic)."""
-    return {topic.removeprefix(prefix): records for topic, records in dump(bootstrap, prefix, out).items()}
+    return {topic.removeprefix(prefix): records for topic, records in read_prefix(bootstrap, prefix).items()}
 
 
 def field_schemas(value: Any) -> dict[str, Any]:
@@ -196,34 +196,46 @@ def run_comparison(server: MySQLFamilyServer, bootstrap: str, work: Path, db: st
     server.create_database(db)
     server.execute(*SETUP, *all_types_statements(), database=db)
     common = {
-        "connector.class": "mysql",
         "database.hostname": server.host,
         "database.port": str(server.port),
         "database.user": server.user,
         "database.password": server.password,
         "database.include.list": db,
     }
-    debezium = DebeziumReference(
-        "dbz", {**common, "database.server.id": "5401", "topic.prefix": "dbz"}, bootstrap, work / "dbz"
+    debezium = DebeziumWorker(
+        bootstrap,
+        [
+            {
+                **common,
+                "name": "dbz",
+                "connector.class": "io.debezium.connector.mysql.MySqlConnector",
+                "database.server.id": "5401",
+                "topic.prefix": "dbz",
+                # A file: Debezium's Kafka schema history checks topic settings through DescribeConfigs.
+                "schema.history.internal": "io.debezium.storage.file.history.FileSchemaHistory",
+                "schema.history.internal.file.filename": str(work / "dbz-schema-history.dat"),
+            }
+        ],
     )
     ours = EngineProcess(
         {
             "name": "ours",
-            "config": {**common, "database.server.id": "5402", "topic.prefix": "ours"},
+            "config": {**common, "connector.class": "mysql", "database.server.id": "5402", "topic.prefix": "ours"},
             "worker": {"bootstrap.servers": bootstrap, "offset.flush.interval.ms": 500},
         },
         work,
     )
     try:
         ours.start()
-        debezium.start(timeout=180)
+        debezium.start()
         ours.wait_logged("streaming the binlog", 120)
+        debezium.wait_streaming(1, 180)
         server.execute(*streaming_statements(), database=db)
         time.sleep(8)  # both publish the same binlog; give them time before stopping
     finally:
         debezium.stop()
         ours.kill_if_running()
-    return compare(dump_prefix(bootstrap, "dbz", work / "dbz-dump"), dump_prefix(bootstrap, "ours", work / "ours-dump"))
+    return compare(dump_prefix(bootstrap, "dbz"), dump_prefix(bootstrap, "ours"))
 
 
 def main() -> int:

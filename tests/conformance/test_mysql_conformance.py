@@ -16,7 +16,7 @@ import pytest
 from mysql_compare import run_comparison
 
 from servers import KafkaEndpoint, MySQLFamilyServer
-from servers.debezium_reference import unavailable_reason
+from servers.debezium import unavailable_reason
 
 pytestmark = pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
 

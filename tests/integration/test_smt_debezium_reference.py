@@ -11,7 +11,8 @@ a snapshot and streamed inserts, updates, a primary key change and deletes:
 - cdc-engine's own source connector with the same ``transforms`` writes the same records, except the
   ``__debezium.*`` headers the Debezium source itself adds (not written by cdc-engine's source).
 
-Skipped when Java or the Debezium jars are missing. About 75 s (three JVMs).
+The three real connectors run in one Kafka Connect worker (``servers.debezium``). Skipped, with the reason, when
+Java or the Debezium jars are unavailable.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import pytest
 from engine_helpers import EngineThread, connection_properties, connector_document, execute, wait_streaming
 
 from schemas.record import ConnectRecord
-from servers.debezium_reference import DebeziumReference, dump, unavailable_reason
+from servers.debezium import DebeziumWorker, read_prefix, unavailable_reason
 from sinks.transforms.chain import TransformChain
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "transforms"))
@@ -61,7 +62,7 @@ UNWRAP = {"transforms": "unwrap", "transforms.unwrap.type": "io.debezium.transfo
 
 
 def _header_value(text: str | None) -> Any:
-    """The dump tool's rendering of a header value: JSON where it parses, else the text."""
+    """``read_prefix``'s rendering of a header value: JSON where it parses, else the text."""
     if text is None:
         return None
     try:
@@ -71,7 +72,7 @@ def _header_value(text: str | None) -> Any:
 
 
 def _header_bytes(value: Any) -> bytes | None:
-    """A dumped header value back to its text (the dump JSON-decoded it where it parsed)."""
+    """A header value as read back by ``read_prefix`` (JSON-decoded where it parsed) to its text."""
     if value is None:
         return None
     return (value if isinstance(value, str) else json.dumps(value)).encode()
@@ -135,18 +136,26 @@ def test_chain_matches_real_debezium(postgres_server: Any, kafka_broker: Any, pg
     chains = {"full": CHAIN, "unwrap": UNWRAP}
     bootstrap = kafka_broker.bootstrap_servers
 
-    def config(name: str, extra: dict[str, str]) -> dict[str, Any]:
-        return {"connector.class": "postgres", **connection_properties(postgres_server, pg_database, name), **extra}
+    def config(name: str, extra: dict[str, str]) -> dict[str, str]:
+        props = {
+            "name": name,
+            "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+            "plugin.name": "pgoutput",
+            **connection_properties(postgres_server, pg_database, name),
+            **extra,
+        }
+        return {k: str(v) for k, v in props.items()}
 
     engine_docs = [
         connector_document(postgres_server, bootstrap, pg_database, name=f"engine{kind}{suffix}", **props)
         for kind, props in chains.items()
     ]
+    debezium = DebeziumWorker(
+        bootstrap, [config(plain, {}), *(config(f"dbz{kind}{suffix}", props) for kind, props in chains.items())]
+    )
     with contextlib.ExitStack() as stack:
-        stack.enter_context(DebeziumReference(plain, config(plain, {}), bootstrap, tmp_path / plain))
-        for kind, props in chains.items():
-            name = f"dbz{kind}{suffix}"
-            stack.enter_context(DebeziumReference(name, config(name, props), bootstrap, tmp_path / name))
+        stack.callback(debezium.stop)
+        debezium.start().wait_streaming(1 + len(chains))
         for doc in engine_docs:
             stack.enter_context(EngineThread(doc))
             wait_streaming(postgres_server, doc)
@@ -159,7 +168,7 @@ def test_chain_matches_real_debezium(postgres_server: Any, kafka_broker: Any, pg
         )
         # Every connector streams the same WAL; give them time to publish it before stopping.
         time.sleep(5)
-    plain_records = dump(bootstrap, plain, tmp_path / "dump-plain")[f"{plain}.public.items"]
+    plain_records = read_prefix(bootstrap, plain)[f"{plain}.public.items"]
     # 2 snapshot reads, insert, update, key change (delete + tombstone + create), delete + tombstone.
     assert len(plain_records) == 9
     expected_counts = {"full": 9, "unwrap": 7}  # unwrap drops tombstones by default; deletes stay (null payload)
@@ -167,7 +176,7 @@ def test_chain_matches_real_debezium(postgres_server: Any, kafka_broker: Any, pg
         dbz, engine_name = f"dbz{kind}{suffix}", f"engine{kind}{suffix}"
         theirs = [
             {"topic": topic, "key": r["key"], "value": r["value"], "headers": _normalized(r["headers"])}
-            for topic, records in dump(bootstrap, dbz, tmp_path / f"dump-{dbz}").items()
+            for topic, records in read_prefix(bootstrap, dbz).items()
             for r in records
         ]
         ours = _ours(plain_records, plain, dbz, props)
@@ -179,7 +188,7 @@ def test_chain_matches_real_debezium(postgres_server: Any, kafka_broker: Any, pg
         # (each connector's own prefix) differ by nature.
         engine = [
             {"topic": topic, "key": r["key"], "value": r["value"], "headers": r["headers"]}
-            for topic, records in dump(bootstrap, engine_name, tmp_path / f"dump-{engine_name}").items()
+            for topic, records in read_prefix(bootstrap, engine_name).items()
             for r in records
         ]
         engine = [
