@@ -444,11 +444,16 @@ class RowDecoder:
 
     def __init__(self, columns: Sequence[Any], single: RowsFunction, double: RowsFunction) -> None:
         self.column_count = len(columns)
-        self.full_bitmap = ((1 << len(columns)) - 1).to_bytes((len(columns) + 7) // 8, "little")
+        self._all_columns = (1 << len(columns)) - 1
         self._single = single
         self._double = double
         self.decoded_events = 0
         self.fallbacks = 0
+
+    def _full(self, bitmap: bytes) -> bool:
+        """A columns-present bitmap naming every column (a full row image). MySQL sets the unused high bits of
+        the last byte too; MariaDB leaves them 0."""
+        return int.from_bytes(bitmap, "little") & self._all_columns == self._all_columns
 
     def decode(self, event: Any) -> list[dict[str, Any]] | None:
         """The rows of ``event`` as Connect row dicts (an update's before and after alternate), or None when the
@@ -458,13 +463,13 @@ class RowDecoder:
         if (
             not event.complete
             or event.number_of_columns != self.column_count
-            or event.columns_present_bitmap != self.full_bitmap
+            or not self._full(event.columns_present_bitmap)
             or wrapper.__dict__.get("_BinLogPacketWrapper__data_buffer")
         ):
             self.fallbacks += 1
             return None
         update = type(event) is UpdateRowsEvent
-        if update and event.columns_present_bitmap2 != self.full_bitmap:
+        if update and not self._full(event.columns_present_bitmap2):
             self.fallbacks += 1
             return None
         packet = wrapper.packet

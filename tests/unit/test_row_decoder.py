@@ -231,7 +231,8 @@ def _specs() -> list[Spec]:
 
 def _packet(kind: type, columns: list[Column], images: list[bytes]) -> bytes:
     n = len(columns)
-    bitmap = ((1 << n) - 1).to_bytes((n + 7) // 8, "little")
+    # MySQL sets the unused high bits of the columns-present bitmaps, MariaDB does not: one style each.
+    bitmap = ((1 << n) - 1).to_bytes((n + 7) // 8, "little") if kind is WriteRowsEvent else b"\xff" * ((n + 7) // 8)
     body = TABLE_ID.to_bytes(6, "little") + struct.pack("<HH", 1, 2) + bytes([n]) + bitmap
     if kind is UpdateRowsEvent:
         body += bitmap
