@@ -14,6 +14,10 @@ DDL: a query event that is not BEGIN/COMMIT is parsed (``cdc.mysql.schema_histor
 touched are re-read from the live catalog, recorded in the schema history topic, and, when
 ``include.schema.changes`` is on, announced on the ``<topic.prefix>`` topic. Row events are read with the column
 list of their own table-map event, so rows before and after an ALTER get their own schemas.
+
+Row images are decoded by a decoder generated per table map and table version (``cdc.mysql.row_decoder``), which
+reads the event's raw bytes and yields converted rows; events it does not handle are parsed by the library
+(``event.rows``) and converted by the table's row function, with identical results.
 """
 
 from __future__ import annotations
