@@ -305,7 +305,9 @@ class _Column:
         if encoding is None:
             lines.append(f"v{i} = d[p + {length_size}:e]")
         else:
-            lines.append(f"v{i} = d[p + {length_size}:e].decode({encoding!r}, {self.errors!r})")
+            utf8 = codecs.lookup(encoding).name == "utf-8" and self.errors == "strict"
+            call = "decode()" if utf8 else f"decode({encoding!r}, {self.errors!r})"  # no-argument decode(): fastest
+            lines.append(f"v{i} = d[p + {length_size}:e].{call}")
         lines.append("p = e")
         identity = self.convert is None or inline_form(self.convert) == "v"
         if encoding is not None and self.convert is mytypes._to_str:
