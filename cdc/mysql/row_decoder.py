@@ -470,6 +470,12 @@ class RowDecoder:
         self.decoded_events = 0
         self.fallbacks = 0
 
+    def _fallback(self, event: Any, reason: str) -> None:
+        """Count an event left to the library; say so once per decoder (the fast path is then not used for it)."""
+        self.fallbacks += 1
+        level = logging.INFO if self.fallbacks == 1 else logging.DEBUG
+        log.log(level, "rows event of %s.%s parsed by the library (%s)", event.schema, event.table, reason)
+
     def _full(self, bitmap: bytes) -> bool:
         """A columns-present bitmap naming every column (a full row image). MySQL sets the unused high bits of
         the last byte too; MariaDB leaves them 0."""
@@ -486,11 +492,11 @@ class RowDecoder:
             or not self._full(event.columns_present_bitmap)
             or wrapper.__dict__.get("_BinLogPacketWrapper__data_buffer")
         ):
-            self.fallbacks += 1
+            self._fallback(event, "not a full row image")
             return None
         update = type(event) is UpdateRowsEvent
         if update and not self._full(event.columns_present_bitmap2):
-            self.fallbacks += 1
+            self._fallback(event, "not a full row image")
             return None
         packet = wrapper.packet
         data: bytes = packet._data
@@ -499,12 +505,10 @@ class RowDecoder:
         try:
             rows, stop = (self._double if update else self._single)(data, start, end)
         except _DECODE_ERRORS as exc:
-            log.debug("row decoder failed on %s, using the library's parser: %r", event.table, exc)
-            self.fallbacks += 1
+            self._fallback(event, f"decode error {exc!r}")
             return None
         if stop != end:
-            log.debug("row decoder ended at %d instead of %d, using the library's parser", stop, end)
-            self.fallbacks += 1
+            self._fallback(event, f"decoded {stop - start} of {end - start} bytes")
             return None
         self.decoded_events += 1
         return rows
