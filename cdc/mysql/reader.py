@@ -14,6 +14,10 @@ DDL: a query event that is not BEGIN/COMMIT is parsed (``cdc.mysql.schema_histor
 touched are re-read from the live catalog, recorded in the schema history topic, and, when
 ``include.schema.changes`` is on, announced on the ``<topic.prefix>`` topic. Row events are read with the column
 list of their own table-map event, so rows before and after an ALTER get their own schemas.
+
+Row images are decoded by a decoder generated per table map and table version (``cdc.mysql.row_decoder``), which
+reads the event's raw bytes and yields converted rows; events it does not handle are parsed by the library
+(``event.rows``) and converted by the table's row function, with identical results.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from cdc.capture.heartbeat import Heartbeat
 from cdc.events import SourceRecord
 from cdc.mysql.binlog import BinlogConnection
 from cdc.mysql.offsets import GtidSet, MySqlOffset
+from cdc.mysql.row_decoder import DecoderCache, RowDecoder
 from cdc.mysql.schema_history import DdlEffect, parse_ddl
 from cdc.mysql.source_info import source_block
 from cdc.mysql.tables import MySqlTable, MySqlTableRegistry
@@ -118,7 +123,8 @@ class BinlogReader:
         self._gtid_pending: tuple[str, int, str] | None = None  # (gtid, start pos, file) of a GTID event
         self._gtid_ts_us: int | None = None
         self._query: str | None = None
-        self._table_cache: dict[int, tuple[Any, MySqlTable | None]] = {}
+        self._table_cache: dict[int, tuple[Any, MySqlTable | None, RowDecoder | None]] = {}
+        self.decoders = DecoderCache()
         self.events_read = 0
 
     # -- position --------------------------------------------------------------------------------------------
@@ -282,16 +288,20 @@ class BinlogReader:
 
     # -- rows (hot path) -------------------------------------------------------------------------------------
 
-    def _table(self, event: Any) -> MySqlTable | None:
+    def _table(self, event: Any) -> tuple[MySqlTable | None, RowDecoder | None]:
+        """The table version of a rows event (None: not captured) and its generated row decoder (None: the
+        library parses the rows), from the event's table map."""
         tm = self.conn.stream.table_map.get(event.table_id)
         cached = self._table_cache.get(event.table_id)
         if cached is not None and cached[0] is tm:
-            return cached[1]
+            return cached[1], cached[2]
         table: MySqlTable | None = None
+        decoder: RowDecoder | None = None
         if tm is not None and self.registry.includes(tm.schema, tm.table):
             table = self.registry.for_binlog(tm.schema, tm.table, tm.columns, tm.data.get("primary_key"))
-        self._table_cache[event.table_id] = (tm, table)
-        return table
+            decoder = self.decoders.get(tm.columns, table)
+        self._table_cache[event.table_id] = (tm, table, decoder)
+        return table, decoder
 
     def _source(self, table: MySqlTable, event: Any, row: int, thread: int | None) -> dict[str, Any]:
         return source_block(
@@ -317,27 +327,47 @@ class BinlogReader:
         if self.tx_events <= self.tx_skip_events:
             return
         skip_rows = self.tx_skip_rows if self.tx_events == self.tx_skip_events + 1 else 0
-        table = self._table(event)
+        table, decoder = self._table(event)
         if table is None:
             return
         captured = table.captured
-        convert = table.row_from_dict
         now_ns = time.time_ns()
         emitter = self.emitter
         base = self._source(table, event, 0, self.tx_thread)
         kind = type(event)
-        for i, row in enumerate(event.rows):
+        # The generated decoder gives converted rows (an update's before and after alternate); None: the event
+        # is one it does not read, and the library's parsed rows go through the table's row function.
+        rows = decoder.decode(event) if decoder is not None else None
+        if rows is None:
+            rows = self._library_rows(event, table)
+        if kind is UpdateRowsEvent:
+            for i in range(len(rows) // 2):
+                if i < skip_rows:
+                    continue
+                source = base if i == 0 else {**base, "row": i}
+                emitter.update(captured, rows[2 * i], rows[2 * i + 1], source, now_ns, out)
+            return
+        create = kind is WriteRowsEvent
+        for i, row in enumerate(rows):
             if i < skip_rows:
                 continue
             source = base if i == 0 else {**base, "row": i}
-            if kind is WriteRowsEvent:
-                emitter.create(captured, convert(row["values"]), source, now_ns, out)
-            elif kind is UpdateRowsEvent:
-                emitter.update(
-                    captured, convert(row["before_values"]), convert(row["after_values"]), source, now_ns, out
-                )
+            if create:
+                emitter.create(captured, row, source, now_ns, out)
             else:
-                emitter.delete(captured, convert(row["values"]), source, now_ns, out)
+                emitter.delete(captured, row, source, now_ns, out)
+
+    @staticmethod
+    def _library_rows(event: Any, table: MySqlTable) -> list[dict[str, Any]]:
+        """The rows as the library parses them, converted by the table's row function (decoder layout)."""
+        convert = table.row_from_dict
+        if type(event) is UpdateRowsEvent:
+            rows: list[dict[str, Any]] = []
+            for row in event.rows:
+                rows.append(convert(row["before_values"]))
+                rows.append(convert(row["after_values"]))
+            return rows
+        return [convert(row["values"]) for row in event.rows]
 
 
 def _commit_timestamp_us(event: Any) -> int | None:

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import re
 import struct
 from collections.abc import Callable
 from dataclasses import replace
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
 import orjson
@@ -77,14 +78,19 @@ def _unscaled_bytes(unscaled: int) -> bytes:
     return unscaled.to_bytes(magnitude.bit_length() // 8 + 1, "big", signed=True)
 
 
+# MySQL DECIMAL has up to 65 digits; the default context (28 digits) would round them in quantize/scaleb.
+_EXACT = Context(prec=100)
+
+
+@functools.cache  # one converter per scale: cdc.mysql.row_decoder recognizes it by identity to fuse it
 def _decimal_bytes(scale: int) -> Converter:
     quantum = Decimal(1).scaleb(-scale)
 
     def convert(value: Any) -> bytes:
         d = value if value.__class__ is Decimal else Decimal(str(value))
         if d.as_tuple().exponent != -scale:
-            d = d.quantize(quantum)
-        unscaled = int(d.scaleb(scale))
+            d = d.quantize(quantum, context=_EXACT)
+        unscaled = int(d.scaleb(scale, context=_EXACT))
         magnitude = unscaled if unscaled >= 0 else ~unscaled
         return unscaled.to_bytes(magnitude.bit_length() // 8 + 1, "big", signed=True)
 
@@ -177,6 +183,7 @@ def _datetime_millis(value: Any) -> int | None:
     return None if micros is None else micros // 1000
 
 
+@functools.cache  # one converter per precision: cdc.mysql.row_decoder recognizes it by identity
 def _zoned_timestamp(fsp: int) -> Converter:
     # datetime.isoformat is implemented in C: ~4x faster than strftime plus formatting (hot path).
     timespec = "seconds" if fsp == 0 else "milliseconds" if fsp == 3 else "microseconds"
