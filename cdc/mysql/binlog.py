@@ -30,7 +30,7 @@ from pymysqlreplication.event import (
     RowsQueryLogEvent,
     XidEvent,
 )
-from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
+from pymysqlreplication.row_event import DeleteRowsEvent, PartialUpdateRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
 from cdc.errors import FatalError, RetriableError
 from cdc.mysql.config import MySqlConnectorConfig
@@ -46,6 +46,7 @@ EVENTS = [
     HeartbeatLogEvent,
     WriteRowsEvent,
     UpdateRowsEvent,
+    PartialUpdateRowsEvent,  # read only to stop on it (cdc.mysql.reader): never skipped silently
     DeleteRowsEvent,
     RowsQueryLogEvent,
     MariadbAnnotateRowsEvent,

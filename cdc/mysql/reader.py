@@ -37,10 +37,11 @@ from pymysqlreplication.event import (
     RowsQueryLogEvent,
     XidEvent,
 )
-from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
+from pymysqlreplication.row_event import DeleteRowsEvent, PartialUpdateRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
 from cdc.capture.emit import ChangeEmitter
 from cdc.capture.heartbeat import Heartbeat
+from cdc.errors import FatalError
 from cdc.events import SourceRecord
 from cdc.mysql.binlog import BinlogConnection
 from cdc.mysql.offsets import GtidSet, MySqlOffset
@@ -177,6 +178,8 @@ class BinlogReader:
                     pass
             elif kind is RowsQueryLogEvent or kind is MariadbAnnotateRowsEvent:
                 self._query = event.query
+            elif kind is PartialUpdateRowsEvent:
+                self._partial_json(event)
             if not self.in_tx and records:
                 # A transaction just ended: hand its records over now. Reading on could block until the next
                 # event or heartbeat (up to a second on an idle server), which would only add latency.
@@ -230,6 +233,20 @@ class BinlogReader:
         self._gtid_pending = None
         self.tx_events = self.tx_skip_events = self.tx_skip_rows = 0
         self._query = None
+
+    def _partial_json(self, event: Any) -> None:
+        """A MySQL partial JSON update: stop rather than lose it.
+
+        With ``binlog_row_value_options=PARTIAL_JSON`` (global, or set by one session) MySQL writes only the changed
+        parts of a JSON document in an update's after image, so the row cannot be rebuilt from the event; Debezium
+        does not support it either. Raised as FatalError: the stored offset stays before this transaction.
+        """
+        raise FatalError(
+            f"partial JSON update of {event.schema}.{event.table} at {self.current_file}:{event.packet.log_pos}: "
+            "its after image holds only the changed parts of the JSON document and cannot be captured; "
+            "set binlog_row_value_options='' (globally and in every session that sets PARTIAL_JSON); the binlog "
+            "from here on cannot be replayed, so take a new snapshot: cdc-engine offsets --reset --config …, then start"
+        )
 
     def _query_event(self, event: Any, out: list[SourceRecord]) -> None:
         query: str = event.query

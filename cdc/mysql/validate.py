@@ -35,6 +35,16 @@ def server_checks(catalog: Catalog, cfg: MySqlConnectorConfig) -> list[Check]:
         "types of row events come from it",
     )
     if flavor == "mysql":
+        row_value_options = catalog.variables("binlog_row_value_options").get("binlog_row_value_options", "")
+        checks.append(
+            Check(
+                "binlog_row_value_options",
+                "PARTIAL_JSON" not in row_value_options.upper(),
+                f"binlog_row_value_options={row_value_options!r}",
+                "set binlog_row_value_options='' (SET GLOBAL binlog_row_value_options='' and in my.cnf): partial "
+                "JSON updates cannot be captured",
+            )
+        )
         gtid_mode = values.get("gtid_mode", "OFF")
         checks.append(
             Check(

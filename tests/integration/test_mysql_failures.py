@@ -221,3 +221,37 @@ def test_server_id_in_use(
     finally:
         engine_a.runtime.request_stop()
         engine_a._thread.join(60)
+
+
+def test_partial_json_update_stops_instead_of_dropping(
+    mysql_server: MySQLFamilyServer, kafka_broker: Any, tmp_path: Path
+) -> None:
+    """MySQL only: a session with binlog_row_value_options=PARTIAL_JSON writes updates whose after image holds only
+    the JSON diff. They used to be skipped without a word (a lost update); now the engine stops with the setting to
+    change, and ``validate`` flags the global setting."""
+    db = f"pj_{int(time.time() * 1000) % 10**8}"
+    mysql_server.create_database(db)
+    run_sql(mysql_server, db, "CREATE TABLE t (id INT PRIMARY KEY, j JSON)", "INSERT INTO t VALUES (1, '{\"a\": 1}')")
+    doc = mysql_document(mysql_server, kafka_broker.bootstrap_servers, db)
+    engine = EngineThread(doc).start()
+    try:
+        wait_for_records(kafka_broker.bootstrap_servers, f"{doc['name']}.{db}.t", 1)
+        conn = mysql_server.connect(db)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SET SESSION binlog_row_value_options='PARTIAL_JSON'")
+                cur.execute("UPDATE t SET j = JSON_SET(j, '$.a', 2) WHERE id = 1")
+        finally:
+            conn.close()
+        wait_for(lambda: not engine._thread.is_alive(), 60, what="the engine to stop")
+        assert engine.error is not None and "binlog_row_value_options" in str(engine.error), engine.error
+    finally:
+        if engine._thread.is_alive():
+            engine.stop()
+    mysql_server.execute("SET GLOBAL binlog_row_value_options='PARTIAL_JSON'")
+    try:
+        result = _cli("validate", "--config", _config_file(tmp_path, doc), "--skip-kafka")
+    finally:
+        mysql_server.execute("SET GLOBAL binlog_row_value_options=''")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAIL binlog_row_value_options" in result.stdout, result.stdout
