@@ -423,6 +423,9 @@ def _charset_encoding(name: str) -> str:
 
 def _generate(columns: Sequence[Any], table: MySqlTable, update: bool, errors: str) -> RowsFunction | None:
     kept = dict(zip(table.captured.columns, table.captured.converters, strict=True))
+    # A null result becomes the column default (replace.null.with.default) or a mapper's null value, as the
+    # library path's row function does (cdc.mysql.tables._compile_dict_row).
+    defaults = dict(zip(table.captured.columns, table.captured.null_defaults or (), strict=False))
     namespace: dict[str, Any] = {}
     body: list[str] = []
     null_bytes = (len(columns) + 7) // 8
@@ -442,6 +445,9 @@ def _generate(columns: Sequence[Any], table: MySqlTable, update: bool, errors: s
         image.append(f"    v{i} = None")
         image.append("else:")
         image += [f"    {line}" for line in lines]
+        if defaults.get(str(name)) is not None:
+            namespace[f"n{i}"] = defaults[str(name)]
+            image += [f"if v{i} is None:", f"    v{i} = n{i}"]
     by_name = {str(c.name): i for i, c in enumerate(columns)}
     if set(kept) - set(by_name):
         return None

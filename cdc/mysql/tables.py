@@ -170,7 +170,10 @@ class MySqlTableRegistry:
         return table
 
     def _build(self, definition: TableDef, snapshot: bool = False) -> MySqlTable:
-        columns = [ColumnDescriptor(c.name, self.mapper.map(c, snapshot), c.nullable) for c in definition.columns]
+        columns = []
+        for c in definition.columns:
+            mapped = self.mapper.map(c, snapshot)
+            columns.append(ColumnDescriptor(c.name, mapped, c.nullable, default=self.mapper.default(c, mapped)))
         captured = self.builder.build(
             f"{definition.database}.{definition.name}",
             definition.database,
@@ -178,7 +181,11 @@ class MySqlTableRegistry:
             columns,
             definition.primary_key,
         )
-        return MySqlTable(captured, definition, _compile_dict_row(captured.columns, captured.converters))
+        return MySqlTable(
+            captured,
+            definition,
+            _compile_dict_row(captured.columns, captured.converters, captured.null_defaults),
+        )
 
 
 def _matching(known: TableDef, names: tuple[str, ...]) -> tuple[Column, ...] | None:
@@ -189,15 +196,21 @@ def _matching(known: TableDef, names: tuple[str, ...]) -> tuple[Column, ...] | N
 
 
 def _compile_dict_row(
-    names: tuple[str, ...], converters: tuple[Callable[[Any], Any], ...]
+    names: tuple[str, ...],
+    converters: tuple[Callable[[Any], Any], ...],
+    null_defaults: tuple[Any, ...] | None = None,
 ) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """A function turning a binlog row dict (column → Python value) into the Connect row struct.
 
     Generated per table version so that identity columns (integers, text) cost one dict lookup and no call.
+    ``null_defaults`` (the captured table's, aligned with ``names``) replace a null result: the column default
+    under ``replace.null.with.default`` (what Debezium's JsonConverter writes), or a column mapper's null value,
+    exactly as :meth:`cdc.capture.table.CapturedTable.row` does for the other connectors.
     """
     namespace: dict[str, Any] = {}
     items = []
-    for j, (name, convert) in enumerate(zip(names, converters, strict=True)):
+    defaults = null_defaults or (None,) * len(names)
+    for j, (name, convert, default) in enumerate(zip(names, converters, defaults, strict=True)):
         if inline_form(convert) == "v":
             expr = f"values[{name!r}]"
         elif convert is _to_str:
@@ -206,6 +219,9 @@ def _compile_dict_row(
         else:
             namespace[f"c{j}"] = convert
             expr = f"None if (v{j} := values[{name!r}]) is None else c{j}(v{j})"
+        if default is not None:
+            namespace[f"n{j}"] = default
+            expr = f"(n{j} if (w{j} := {expr}) is None else w{j})"
         items.append(f"{name!r}: {expr}")
     body = ", ".join(items)
     source = f"def row(values):\n    return {{{body}}}\n"

@@ -18,7 +18,6 @@ import functools
 import re
 import struct
 from collections.abc import Callable
-from dataclasses import replace
 from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
@@ -289,26 +288,25 @@ class MySqlTypeMapper:
         self.binary_mode = binary_mode
 
     def map(self, column: Column, snapshot: bool = False) -> ColumnType:
-        """The ColumnType for a column, with the column's default value in its schema (as Debezium writes it).
+        """The ColumnType for a column (its default comes from :meth:`default`).
 
         ``snapshot``: the converter for snapshot rows, where Debezium formats a few values differently.
         """
         mapped = self._map(column)
         if snapshot and column.data_type == "timestamp":
             mapped = ColumnType(mapped.schema, _zoned_timestamp_trimmed)
-        if column.default is not None:
-            default = self._default(column, mapped)
-            if isinstance(default, bytes):
-                # JsonConverter writes a bytes default (Decimal, Bits, binary) base64-encoded, as its values.
-                default = base64.b64encode(default).decode()
-            if default is not None:
-                mapped = ColumnType(replace(mapped.schema, default=default), mapped.convert)
         return mapped
 
-    def _default(self, column: Column, mapped: ColumnType) -> Any:
-        """The column default as a Connect value; None when it is an expression or not convertible."""
+    def default(self, column: Column, mapped: ColumnType) -> Any:
+        """The column default as a Connect value (bytes for Decimal/Bits/binary), as Debezium puts it in the
+        field schema; None when there is none, or it is an expression or not convertible.
+
+        Called by ``cdc.mysql.tables`` for the column descriptor: the capture core puts it in the field schema
+        (bytes written base64 by JsonConverter) and, under ``replace.null.with.default``, in place of a null.
+        """
         text = column.default
-        assert text is not None
+        if text is None:
+            return None
         kind = column.data_type
         try:
             if kind in INTEGER_TYPES or kind == "year":

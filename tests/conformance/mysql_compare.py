@@ -57,6 +57,8 @@ def streaming_statements() -> list[str]:
         f"INSERT INTO all_types VALUES (2, {VALUES})",
         "ALTER TABLE customers ADD COLUMN tier ENUM('gold','silver') DEFAULT 'silver'",
         "INSERT INTO customers VALUES (4, 'dee', NULL, 4, 'gold')",
+        # An explicit NULL in a nullable column with a default (JsonConverter's replace.null.with.default).
+        "INSERT INTO customers VALUES (5, 'eve', NULL, 5, NULL)",
         "UPDATE all_types SET c_varchar = 'changed', c_json = '{\"b\": true}' WHERE id = 2",
     ]
 
