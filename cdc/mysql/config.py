@@ -80,6 +80,12 @@ class MySqlConnectorConfig(CommonSourceConfig):
     gtid_source_excludes: str | None = Field(
         None, alias="gtid.source.excludes", description="GTID source UUIDs (regexes) dropped from the offset's GTID set"
     )
+    gtid_source_filter_dml_events: bool = Field(
+        True,
+        alias="gtid.source.filter.dml.events",
+        description="with gtid.source.includes/excludes: drop the row changes of transactions from GTID sources "
+        "they filter out (MySQL: server UUID; MariaDB: domain-server)",
+    )
     connect_timeout_ms: int = Field(30000, alias="connect.timeout.ms", ge=1, description="Connection timeout")
     connect_keep_alive: bool = Field(
         True, alias="connect.keep.alive", description="Reconnect with backoff when the binlog connection is lost"

@@ -39,7 +39,7 @@ from cdc.capture.emit import ChangeEmitter
 from cdc.capture.heartbeat import Heartbeat
 from cdc.events import SourceRecord
 from cdc.mysql.binlog import BinlogConnection
-from cdc.mysql.offsets import GtidSet, MySqlOffset
+from cdc.mysql.offsets import GtidSet, MySqlOffset, gtid_source, gtid_source_predicate
 from cdc.mysql.schema_history import DdlEffect, parse_ddl
 from cdc.mysql.source_info import source_block
 from cdc.mysql.tables import MySqlTable, MySqlTableRegistry
@@ -84,6 +84,7 @@ class BinlogReader:
         include_query: bool,
         gtid_includes: str | None = None,
         gtid_excludes: str | None = None,
+        gtid_filter_dml: bool = True,
     ) -> None:
         self.conn = conn
         self.registry = registry
@@ -95,6 +96,13 @@ class BinlogReader:
         self.include_query = include_query
         self.gtid_includes = gtid_includes
         self.gtid_excludes = gtid_excludes
+        # gtid.source.filter.dml.events: row events of transactions from other GTID sources are dropped.
+        self._source_kept = (
+            gtid_source_predicate(gtid_includes, gtid_excludes)
+            if gtid_filter_dml and (gtid_includes or gtid_excludes)
+            else None
+        )
+        self.tx_ignored = False  # the current transaction's GTID source is filtered out
 
         # Committed position (moves at commits only).
         self.file = offset.file
@@ -200,6 +208,8 @@ class BinlogReader:
         self.tx_thread = thread
         self.tx_ts_us = self._gtid_ts_us
         self.tx_events = 0
+        kept = self._source_kept
+        self.tx_ignored = kept is not None and self.tx_gtid is not None and not kept(gtid_source(self.tx_gtid))
         self._query = None
         if self._pending_skip is not None:
             self.tx_skip_events, self.tx_skip_rows = self._pending_skip
@@ -315,6 +325,8 @@ class BinlogReader:
             self._begin(event.packet.log_pos - event.packet.event_size, self.current_file, None)
         self.tx_events += 1
         if self.tx_events <= self.tx_skip_events:
+            return
+        if self.tx_ignored:
             return
         skip_rows = self.tx_skip_rows if self.tx_events == self.tx_skip_events + 1 else 0
         table = self._table(event)

@@ -103,6 +103,9 @@ class FakeSnapshot:
     def position(self, completed: bool) -> dict[str, Any]:
         return {"pos": self.pos, "snapshot": True, **({"snapshot_completed": True} if completed else {})}
 
+    def preamble(self) -> list[SourceRecord]:
+        return []
+
     def close(self) -> None:
         self.closed = True
 
