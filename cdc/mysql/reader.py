@@ -177,8 +177,10 @@ class BinlogReader:
                 if not self.in_tx and event.position >= 4 and event.timestamp == 0:
                     # The fake rotate sent at connect time (or a new file): nothing uncommitted lies before it.
                     pass
-            elif kind is RowsQueryLogEvent or kind is MariadbAnnotateRowsEvent:
+            elif kind is RowsQueryLogEvent:
                 self._query = event.query
+            elif kind is MariadbAnnotateRowsEvent:
+                self._query = event.sql_statement.decode("utf-8", "replace")  # the library keeps it as bytes
             if not self.in_tx and records:
                 # A transaction just ended: hand its records over now. Reading on could block until the next
                 # event or heartbeat (up to a second on an idle server), which would only add latency.
