@@ -8,6 +8,12 @@ runtime: it decides the phase with :func:`plan_start`, turns snapshot rows into 
 first/true/last, progress bar), switches to streaming at the snapshot's consistent point, and answers
 ``position`` / ``committed``.
 
+Connectors that keep a schema history (MySQL: table definitions as of each binlog position, Debezium's
+"historized" connectors) say so in :attr:`StoredState.schema_history`; the policy then takes a schema-only snapshot
+(phase ``schema``) where others take none, honours ``snapshot.mode=recovery`` (rebuild a lost history, then stream
+from the stored offset) and treats a lost history like a lost position. Connectors without one
+(``schema_history="none"``, PostgreSQL) see exactly the policy of :func:`needs_snapshot`.
+
 Offsets: while a snapshot runs, and after it until its final offset (``ConsistentSnapshot.position(True)``) is
 stored, ``position()`` is the snapshot's. Streamed records produced meanwhile are then re-read after a crash
 (duplicates, never gaps). An unfinished snapshot is redone from scratch on restart.
@@ -29,7 +35,8 @@ from snapshot.progress import SnapshotProgress
 
 log = logging.getLogger("cdc.capture")
 
-Phase = Literal["snapshot", "stream", "finished", "lost"]
+Phase = Literal["snapshot", "schema", "stream", "finished", "lost"]
+SchemaHistoryState = Literal["none", "present", "lost"]
 
 
 @dataclass(frozen=True)
@@ -38,12 +45,15 @@ class StoredState:
 
     ``offset_stored``: an offset was stored for this connector. ``snapshot_completed``: that offset says the
     snapshot completed. ``resumable``: the source can still deliver changes from the stored position
-    (PostgreSQL: the slot exists; MySQL: the binlog file was not purged).
+    (PostgreSQL: the slot exists; MySQL: the binlog file was not purged). ``schema_history``: ``none`` when the
+    connector keeps no schema history; else whether the history needed to read from the stored offset is
+    ``present`` or ``lost`` (only looked at when the offset is resumable and the mode is not ``recovery``).
     """
 
     offset_stored: bool
     snapshot_completed: bool
     resumable: bool
+    schema_history: SchemaHistoryState = "none"
 
 
 def needs_snapshot(mode: str, state: StoredState) -> bool:
@@ -64,14 +74,41 @@ def needs_snapshot(mode: str, state: StoredState) -> bool:
 
 
 def plan_start(mode: str, state: StoredState) -> Phase:
-    """The first phase: ``snapshot``, ``stream``, ``finished`` (``initial_only`` after its snapshot), or ``lost``
-    (an offset is stored but its position cannot be read and the mode does not allow a new snapshot)."""
+    """The first phase: ``snapshot``, ``schema`` (a snapshot of the table schemas only), ``stream``,
+    ``finished`` (``initial_only`` after its snapshot), or ``lost`` (an offset is stored but its position, or the
+    schema history it needs, cannot be read and the mode does not allow a new snapshot)."""
+    if state.schema_history != "none":
+        return _plan_with_history(mode, state)
     snapshot = needs_snapshot(mode, state)
     if state.offset_stored and not state.resumable and not snapshot:
         return "lost"
     if mode == "initial_only" and state.offset_stored and state.snapshot_completed:
         return "finished"
     return "snapshot" if snapshot else "stream"
+
+
+def _plan_with_history(mode: str, state: StoredState) -> Phase:
+    """:func:`plan_start` for connectors with a schema history (Debezium's historized connectors).
+
+    Without a completed snapshot in the stored offset the schemas must be captured anyway: ``no_data`` and
+    ``never`` take a schema-only snapshot; every other mode (``recovery`` included) a full one. With one:
+    ``always`` snapshots again, ``initial_only`` is done (whether or not the position is still readable), an
+    unreadable position or a lost history needs ``when_needed`` (new snapshot) — or, for a lost history only,
+    ``recovery`` (the connector rebuilds it from the live catalog when it begins streaming).
+    """
+    if not state.offset_stored or not state.snapshot_completed:
+        return "schema" if mode in ("no_data", "never") else "snapshot"
+    if mode == "always":
+        return "snapshot"
+    if mode == "initial_only":
+        return "finished"
+    if not state.resumable:
+        return "snapshot" if mode == "when_needed" else "lost"
+    if mode == "recovery":
+        return "stream"
+    if state.schema_history == "lost":
+        return "snapshot" if mode == "when_needed" else "lost"
+    return "stream"
 
 
 class ConsistentSnapshot(Protocol):
@@ -88,6 +125,11 @@ class ConsistentSnapshot(Protocol):
 
     def position(self, completed: bool) -> dict[str, Any]:
         """The offset while the snapshot runs, or (``completed``) the one that marks it complete."""
+        ...
+
+    def preamble(self) -> list[SourceRecord]:
+        """Records to send before the snapshot's rows (MySQL: its schema change events), also in a schema-only
+        snapshot; called once, right after ``begin_snapshot``."""
         ...
 
     def close(self) -> None:
@@ -133,16 +175,20 @@ class CaptureConnector(Protocol):
         ...
 
     def position_lost(self) -> FatalError:
-        """The error to raise when an offset is stored but its position can no longer be read."""
+        """The error to raise when an offset is stored but its position (or the schema history it needs) can no
+        longer be read."""
         ...
 
     def begin_snapshot(self) -> ConsistentSnapshot:
-        """Open a consistent snapshot of the captured tables (their CapturedTables built)."""
+        """Open a consistent snapshot of the captured tables (their CapturedTables built). For a schema-only
+        snapshot (phase ``schema``) the coordinator reads no rows from it."""
         ...
 
     def begin_stream(self, after: ConsistentSnapshot | None) -> ChangeStream:
         """Start streaming: from the snapshot's consistent point (``after``), else from the stored offset (or
-        the source's current position when none is stored)."""
+        the source's current position when none is stored). With a schema history and no ``after``, the
+        connector restores the schemas as of the stored offset first (``snapshot.mode=recovery``: from the
+        live catalog)."""
         ...
 
     def close(self, final: bool) -> None:
@@ -161,39 +207,57 @@ class CaptureSource:
         self._snapshot_rows: Iterator[MarkedRow] | None = None
         self._snapshot_position: dict[str, Any] | None = None  # until the completed snapshot's offset is stored
         self._completed_position: dict[str, Any] | None = None
+        self._preamble: list[SourceRecord] = []
+        self._progress_open = False
         self._finished = False
 
     # -- start-up --------------------------------------------------------------------------------------------
 
     def start(self, stored_offset: dict[str, Any] | None) -> None:
         state = self.connector.open(stored_offset)
-        phase = plan_start(self.connector.snapshot_mode, state)
+        mode = self.connector.snapshot_mode
+        phase = plan_start(mode, state)
         if phase == "lost":
             raise self.connector.position_lost()
         if phase == "finished":
             log.info("snapshot.mode=initial_only and the snapshot is complete; nothing to do")
             self._finished = True
-        elif phase == "snapshot":
-            self._begin_snapshot()
+        elif phase in ("snapshot", "schema"):
+            if mode == "when_needed" and state.offset_stored and state.snapshot_completed:
+                log.warning("taking a new snapshot (snapshot.mode=when_needed)")
+            self._begin_snapshot(with_data=phase == "snapshot")
         else:
             self.stream = self.connector.begin_stream(None)
 
-    def _begin_snapshot(self) -> None:
+    def _begin_snapshot(self, with_data: bool) -> None:
         snapshot = self._snapshot = self.connector.begin_snapshot()
-        self.progress.__enter__()
-        self._snapshot_rows = marked_rows(snapshot.tables, self.progress)
+        self._preamble = snapshot.preamble()
+        if with_data:
+            self.progress.__enter__()
+            self._progress_open = True
+            self._snapshot_rows = marked_rows(snapshot.tables, self.progress)
+        else:
+            self._snapshot_rows = iter(())
         self._snapshot_position = snapshot.position(False)
+
+    def _close_progress(self) -> None:
+        if self._progress_open:
+            self._progress_open = False
+            self.progress.__exit__(None, None, None)
 
     # -- running ---------------------------------------------------------------------------------------------
 
     def poll(self, max_records: int, timeout: float) -> list[SourceRecord]:
+        if self._preamble:
+            preamble, self._preamble = self._preamble, []
+            return preamble
         if self.stream is not None:
             return self.stream.poll(max_records, timeout)
         if self._snapshot_rows is not None:
             try:
                 return self._poll_snapshot(max_records)
             except BaseException:
-                self.progress.__exit__(None, None, None)  # the bar must not stay on screen over the error
+                self._close_progress()  # the bar must not stay on screen over the error
                 raise
         time.sleep(min(timeout, 0.05))
         return []
@@ -219,7 +283,7 @@ class CaptureSource:
         self._completed_position = self._snapshot_position = snapshot.position(True)
         self._snapshot = None
         snapshot.close()
-        self.progress.__exit__(None, None, None)
+        self._close_progress()
         log.info("snapshot completed")
         if self.connector.snapshot_mode == "initial_only":
             self._finished = True
@@ -256,7 +320,7 @@ class CaptureSource:
     def stop(self, final: bool) -> None:
         try:
             if self._snapshot is not None:
-                self.progress.__exit__(None, None, None)
+                self._close_progress()
                 snapshot, self._snapshot, self._snapshot_rows = self._snapshot, None, None
                 snapshot.close()
         finally:

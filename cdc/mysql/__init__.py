@@ -9,9 +9,9 @@ from cdc.mysql.config import MySqlConnectorConfig
 
 
 def _source(*args: Any, **kwargs: Any) -> Any:
-    from cdc.mysql.source import MySqlSource
+    from cdc.mysql.source import create_source
 
-    return MySqlSource(*args, **kwargs)
+    return create_source(*args, **kwargs)
 
 
 def _check(config: MySqlConnectorConfig) -> list[Any]:

@@ -34,6 +34,7 @@ from pymysqlreplication.row_event import DeleteRowsEvent, PartialUpdateRowsEvent
 
 from cdc.errors import FatalError, RetriableError
 from cdc.mysql.config import MySqlConnectorConfig
+from cdc.mysql.tls import tls_arguments
 
 log = logging.getLogger("cdc.mysql.binlog")
 
@@ -81,8 +82,7 @@ class BinlogConnection:
             "connect_timeout": max(1, cfg.connect_timeout_ms // 1000),
             "read_timeout": max(30, int(heartbeat_s * 10)),
         }
-        if cfg.database_ssl_mode != "disabled":
-            settings["ssl"] = {"check_hostname": cfg.database_ssl_mode == "verify_identity"}
+        settings.update(tls_arguments(cfg))
         events = list(EVENTS)
         use_gtid = gtids is not None
         kwargs: dict[str, Any] = {}

@@ -21,6 +21,7 @@ import pymysql.cursors
 
 from cdc.errors import FatalError, RetriableError
 from cdc.mysql.config import MySqlConnectorConfig
+from cdc.mysql.tls import tls_arguments
 
 # MySQL client error codes that mean "the connection failed" rather than "the request is wrong".
 _CONNECTION_ERRORS = {2002, 2003, 2006, 2013, 2055, 1040, 1053}
@@ -89,11 +90,7 @@ class TableDef:
 def connect(cfg: MySqlConnectorConfig, **extra: Any) -> pymysql.connections.Connection[Any]:
     """A PyMySQL connection as the connector's user (session time zone UTC, utf8mb4, autocommit)."""
     timeout = max(1, cfg.connect_timeout_ms // 1000)
-    ssl: dict[str, Any] | None = None
-    if cfg.database_ssl_mode in ("required", "preferred"):
-        ssl = {"check_hostname": False}
-    elif cfg.database_ssl_mode in ("verify_ca", "verify_identity"):
-        ssl = {"check_hostname": cfg.database_ssl_mode == "verify_identity"}
+    tls = tls_arguments(cfg)
     try:
         return pymysql.connect(
             host=cfg.database_hostname,
@@ -104,11 +101,14 @@ def connect(cfg: MySqlConnectorConfig, **extra: Any) -> pymysql.connections.Conn
             autocommit=True,
             connect_timeout=timeout,
             init_command="SET time_zone = '+00:00'",
-            ssl=ssl,
+            **tls,
             **extra,
         )
     except pymysql.MySQLError as exc:
         raise classify(exc, f"cannot connect to {cfg.database_hostname}:{cfg.database_port}") from None
+
+
+_SSL_CONNECTION_ERROR = 2026  # CR_SSL_CONNECTION_ERROR: e.g. TLS required but the server has none
 
 
 def classify(exc: BaseException, what: str) -> Exception:
@@ -117,6 +117,9 @@ def classify(exc: BaseException, what: str) -> Exception:
     text = exc.args[1] if len(exc.args) > 1 else str(exc)
     if code in _AUTH_ERRORS:
         return FatalError(f"{what}: {text} (check database.user / database.password and the user's host)")
+    if code == _SSL_CONNECTION_ERROR or "CERTIFICATE_VERIFY_FAILED" in str(text):
+        # TLS set-up failures do not heal by retrying: the server has no TLS, or its certificate is not trusted.
+        return FatalError(f"{what}: TLS failed: {text} (check database.ssl.mode and database.ssl.truststore)")
     if code in _CONNECTION_ERRORS or code is None or (isinstance(code, int) and code >= 2000):
         return RetriableError(f"{what}: {text}")  # client-side (2xxx) errors: the connection failed
     return FatalError(f"{what}: {text}")

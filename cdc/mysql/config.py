@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 
 from cdc.source_config import CommonSourceConfig
 
@@ -28,7 +28,18 @@ class MySqlConnectorConfig(CommonSourceConfig):
     database_ssl_mode: Literal["disabled", "preferred", "required", "verify_ca", "verify_identity"] = Field(
         "disabled",
         alias="database.ssl.mode",
-        description="TLS to the server (disabled: plain TCP; caching_sha2_password then uses the server's RSA key)",
+        description="TLS to the server: disabled (plain TCP; caching_sha2_password then uses the server's RSA key), "
+        "preferred (TLS if offered, unverified), required (TLS, unverified), verify_ca (certificate chains to a "
+        "trusted CA), verify_identity (and names database.hostname)",
+    )
+    database_ssl_truststore: str | None = Field(
+        None,
+        alias="database.ssl.truststore",
+        description="CA certificates trusted by verify_ca/verify_identity: a PEM file or a PKCS#12 keystore "
+        "(keytool -storetype PKCS12); default: the system's CAs",
+    )
+    database_ssl_truststore_password: SecretStr = Field(
+        SecretStr(""), alias="database.ssl.truststore.password", description="Password of a PKCS#12 truststore"
     )
     database_include_list: str | None = Field(None, alias="database.include.list", description="Databases to capture")
     database_exclude_list: str | None = Field(None, alias="database.exclude.list", description="Databases to skip")
@@ -79,6 +90,12 @@ class MySqlConnectorConfig(CommonSourceConfig):
     )
     gtid_source_excludes: str | None = Field(
         None, alias="gtid.source.excludes", description="GTID source UUIDs (regexes) dropped from the offset's GTID set"
+    )
+    gtid_source_filter_dml_events: bool = Field(
+        True,
+        alias="gtid.source.filter.dml.events",
+        description="with gtid.source.includes/excludes: drop the row changes of transactions from GTID sources "
+        "they filter out (MySQL: server UUID; MariaDB: domain-server)",
     )
     connect_timeout_ms: int = Field(30000, alias="connect.timeout.ms", ge=1, description="Connection timeout")
     connect_keep_alive: bool = Field(

@@ -11,6 +11,7 @@ into the transaction a restart must skip, so it neither loses nor repeats rows.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +65,28 @@ class MySqlOffset:
             snapshot=snapshot is True or str(snapshot).lower() == "true",
             last_snapshot_record=bool(data.get("last_snapshot_record", False)),
         )
+
+
+def gtid_source(gtid: str) -> str:
+    """The source a GTID comes from, as ``gtid.source.includes``/``excludes`` match it (as Debezium does): MySQL
+    the server UUID of ``uuid:n``, MariaDB ``domain-server`` of ``domain-server-seq``."""
+    if ":" in gtid:
+        return gtid.rpartition(":")[0].lower()
+    return gtid.rpartition("-")[0]
+
+
+def gtid_source_predicate(includes: str | None, excludes: str | None) -> Callable[[str], bool]:
+    """Whether a GTID source is kept: it fully matches one of the ``includes`` regexes (when given) and none of
+    the ``excludes`` (comma-separated lists, case-insensitive)."""
+    inc = [re.compile(p.strip(), re.I) for p in (includes or "").split(",") if p.strip()]
+    exc = [re.compile(p.strip(), re.I) for p in (excludes or "").split(",") if p.strip()]
+
+    def kept(source: str) -> bool:
+        if inc and not any(p.fullmatch(source) for p in inc):
+            return False
+        return not any(p.fullmatch(source) for p in exc)
+
+    return kept
 
 
 class GtidSet:
@@ -132,15 +155,11 @@ class GtidSet:
         """The set restricted by ``gtid.source.includes`` / ``excludes`` (regexes on the source UUID)."""
         if self.flavor == "mariadb" or (not includes and not excludes):
             return self
-        inc = [re.compile(p.strip(), re.I) for p in (includes or "").split(",") if p.strip()]
-        exc = [re.compile(p.strip(), re.I) for p in (excludes or "").split(",") if p.strip()]
+        kept = gtid_source_predicate(includes, excludes)
         out = GtidSet(self.flavor)
         for uuid, intervals in self.mysql.items():
-            if inc and not any(p.fullmatch(uuid) for p in inc):
-                continue
-            if any(p.fullmatch(uuid) for p in exc):
-                continue
-            out.mysql[uuid] = [list(i) for i in intervals]
+            if kept(uuid):
+                out.mysql[uuid] = [list(i) for i in intervals]
         return out
 
     def __str__(self) -> str:

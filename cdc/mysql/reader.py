@@ -44,7 +44,7 @@ from cdc.capture.heartbeat import Heartbeat
 from cdc.errors import FatalError
 from cdc.events import SourceRecord
 from cdc.mysql.binlog import BinlogConnection
-from cdc.mysql.offsets import GtidSet, MySqlOffset
+from cdc.mysql.offsets import GtidSet, MySqlOffset, gtid_source, gtid_source_predicate
 from cdc.mysql.row_decoder import DecoderCache, RowDecoder
 from cdc.mysql.schema_history import DdlEffect, parse_ddl
 from cdc.mysql.source_info import source_block
@@ -90,6 +90,7 @@ class BinlogReader:
         include_query: bool,
         gtid_includes: str | None = None,
         gtid_excludes: str | None = None,
+        gtid_filter_dml: bool = True,
     ) -> None:
         self.conn = conn
         self.registry = registry
@@ -101,6 +102,13 @@ class BinlogReader:
         self.include_query = include_query
         self.gtid_includes = gtid_includes
         self.gtid_excludes = gtid_excludes
+        # gtid.source.filter.dml.events: row events of transactions from other GTID sources are dropped.
+        self._source_kept = (
+            gtid_source_predicate(gtid_includes, gtid_excludes)
+            if gtid_filter_dml and (gtid_includes or gtid_excludes)
+            else None
+        )
+        self.tx_ignored = False  # the current transaction's GTID source is filtered out
 
         # Committed position (moves at commits only).
         self.file = offset.file
@@ -176,8 +184,10 @@ class BinlogReader:
                 if not self.in_tx and event.position >= 4 and event.timestamp == 0:
                     # The fake rotate sent at connect time (or a new file): nothing uncommitted lies before it.
                     pass
-            elif kind is RowsQueryLogEvent or kind is MariadbAnnotateRowsEvent:
+            elif kind is RowsQueryLogEvent:
                 self._query = event.query
+            elif kind is MariadbAnnotateRowsEvent:
+                self._query = event.sql_statement.decode("utf-8", "replace")  # the library keeps it as bytes
             elif kind is PartialUpdateRowsEvent:
                 self._partial_json(event)
             if not self.in_tx and records:
@@ -209,6 +219,8 @@ class BinlogReader:
         self.tx_thread = thread
         self.tx_ts_us = self._gtid_ts_us
         self.tx_events = 0
+        kept = self._source_kept
+        self.tx_ignored = kept is not None and self.tx_gtid is not None and not kept(gtid_source(self.tx_gtid))
         self._query = None
         if self._pending_skip is not None:
             self.tx_skip_events, self.tx_skip_rows = self._pending_skip
@@ -342,6 +354,8 @@ class BinlogReader:
             self._begin(event.packet.log_pos - event.packet.event_size, self.current_file, None)
         self.tx_events += 1
         if self.tx_events <= self.tx_skip_events:
+            return
+        if self.tx_ignored:
             return
         skip_rows = self.tx_skip_rows if self.tx_events == self.tx_skip_events + 1 else 0
         table, decoder = self._table(event)

@@ -1,27 +1,29 @@
-"""The MySQL / MariaDB source connector: decides snapshot vs. stream from the stored offset and drives both.
+"""The MySQL / MariaDB source connector's I/O half: prerequisites, schema history, consistent snapshot, binlog.
 
-Lifecycle (called by ``cdc.runtime.ConnectorRuntime``): :meth:`MySqlSource.start` checks the server's
-prerequisites (every failure at once, exit code 2), restores the schema from the schema history topic and picks
-the phase; :meth:`poll` returns snapshot records first (op ``r``), then streamed changes. An unfinished snapshot
-is redone from scratch on restart.
+:class:`MySqlConnector` implements ``cdc.capture.source.CaptureConnector``; the shared
+``cdc.capture.source.CaptureSource`` drives it (``snapshot.mode`` policy, snapshot → stream switch, snapshot
+markers, offsets while snapshotting). :func:`create_source` is the connector factory named by ``cdc.mysql.SPEC``.
 
-``snapshot.mode``: ``initial`` (snapshot once, then stream), ``initial_only`` (snapshot, then stop), ``no_data``
-/ ``never`` (schema only, stream from the current position), ``always`` (snapshot at every start),
-``when_needed`` (snapshot when there is no offset or the binlog it needs is gone), ``recovery`` (rebuild a
-lost schema history from the live catalog, then stream from the stored offset).
+What the coordinator's policy needs from here (:meth:`MySqlConnector.open`): whether an offset is stored and its
+snapshot completed, whether the binlog it points into still exists (``resumable``), and whether the schema history
+topic holds the table definitions as of it (``schema_history``). ``snapshot.mode``: ``initial``, ``initial_only``,
+``no_data``/``never`` (a schema-only snapshot when no completed one is stored, then stream from the current
+position), ``always``, ``when_needed`` (also when the binlog or the history is gone), ``recovery`` (rebuild a lost
+schema history from the live catalog, then stream from the stored offset). An unfinished snapshot is redone from
+scratch on restart.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from cdc.capture.converters import SourceConverters
 from cdc.capture.emit import ChangeEmitter
 from cdc.capture.heartbeat import Heartbeat
-from cdc.capture.snapshot import MarkedRow, marked_rows
+from cdc.capture.source import CaptureSource, ConsistentSnapshot, SchemaHistoryState, StoredState
+from cdc.capture.table import CapturedTable
 from cdc.config import WorkerConfig
 from cdc.errors import ConfigError, FatalError, RetriableError
 from cdc.events import SourceRecord
@@ -42,22 +44,106 @@ from snapshot.progress import SnapshotProgress
 log = logging.getLogger("cdc.mysql")
 
 
-class MySqlSource:
-    """One MySQL / MariaDB connector instance (implements cdc.source.Source)."""
+def create_source(
+    name: str,
+    cfg: MySqlConnectorConfig,
+    worker: WorkerConfig,
+    progress: SnapshotProgress | None,
+    converters: SourceConverters,
+) -> CaptureSource:
+    """The ``ConnectorSpec.factory`` of the MySQL / MariaDB connector: its I/O half inside the shared coordinator."""
+    return CaptureSource(MySqlConnector(name, cfg, worker, converters), progress)
+
+
+class MySqlSnapshot:
+    """A consistent snapshot: the transaction, the tables to read and the schema change events announcing them
+    (implements ``cdc.capture.source.ConsistentSnapshot``)."""
 
     def __init__(
         self,
-        name: str,
-        cfg: MySqlConnectorConfig,
-        worker: WorkerConfig,
-        progress: SnapshotProgress | None,
-        converters: SourceConverters,
+        flavor: str,
+        topic_prefix: str,
+        tx: SnapshotTransaction,
+        tables: list[MySqlSnapshotTable],
+        schema_changes: list[SourceRecord],
+    ) -> None:
+        self.flavor = flavor
+        self.topic_prefix = topic_prefix
+        self.tx = tx
+        self.tables = tables
+        self.start = MySqlOffset(tx.file, tx.pos, tx.gtids or None)
+        self._schema_changes = schema_changes
+
+    def source(self, table: CapturedTable, marker: str, now_ns: int) -> dict[str, Any]:
+        start = self.start
+        return source_block(
+            self.flavor,
+            self.topic_prefix,
+            table.namespace,
+            table.name,
+            now_ns // 1000,
+            marker,
+            0,
+            None,
+            start.file,
+            start.pos,
+            0,
+            None,
+            None,
+        )
+
+    def position(self, completed: bool) -> dict[str, Any]:
+        start = self.start
+        if not completed:
+            return MySqlOffset(start.file, start.pos, start.gtids, snapshot=True).to_dict()
+        return MySqlOffset(
+            start.file, start.pos, start.gtids, ts_sec=int(time.time()), snapshot=True, last_snapshot_record=True
+        ).to_dict()
+
+    def preamble(self) -> list[SourceRecord]:
+        return self._schema_changes
+
+    def close(self) -> None:
+        self.tx.close()
+
+
+class MySqlStream:
+    """The binlog change stream (implements ``cdc.capture.source.ChangeStream`` over :class:`BinlogReader`).
+
+    A MySQL replica sends the server no acknowledgements: the server's heartbeats keep the connection alive, and
+    the stored offset alone says where a restart reads from.
+    """
+
+    def __init__(self, reader: BinlogReader) -> None:
+        self.reader = reader
+
+    def poll(self, max_records: int, timeout: float) -> list[SourceRecord]:
+        return self.reader.poll(max_records, timeout)
+
+    def position(self) -> dict[str, Any]:
+        return self.reader.position().to_dict()
+
+    def confirm(self, offset: dict[str, Any]) -> None:
+        """Nothing to release on the server."""
+
+    def keepalive(self) -> None:
+        """Nothing to do: the server sends heartbeats; a MySQL replica needs no status updates."""
+
+    @property
+    def commit_due(self) -> bool:
+        return False
+
+
+class MySqlConnector:
+    """One MySQL / MariaDB connector instance's database I/O (implements ``cdc.capture.source.CaptureConnector``)."""
+
+    def __init__(
+        self, name: str, cfg: MySqlConnectorConfig, worker: WorkerConfig, converters: SourceConverters
     ) -> None:
         self.name = name
         self.cfg = cfg
-        self.worker = worker
+        self.snapshot_mode = cfg.snapshot_mode
         self.converters = converters
-        self.progress = progress or SnapshotProgress(enabled=False)
         self.catalog = Catalog(cfg)
         self.history = SchemaHistory(
             cfg.schema_history_internal_kafka_bootstrap_servers or worker.bootstrap_servers,
@@ -65,20 +151,18 @@ class MySqlSource:
             cfg.topic_prefix,
         )
         self.registry: MySqlTableRegistry | None = None
-        self.reader: BinlogReader | None = None
         self.binlog: BinlogConnection | None = None
         self.schema_changes: SchemaChangeEmitter | None = None
-        self._snapshot_tx: SnapshotTransaction | None = None
-        self._snapshot_rows: Iterator[tuple[MarkedRow, str]] | None = None
-        self._completed_position: dict[str, Any] | None = None
-        self._snapshot_position: MySqlOffset | None = None
-        self._pending: list[SourceRecord] = []
-        self._finished = False
         self.flavor = "mysql"
+        self._offset: MySqlOffset | None = None
+        self._purged_reason: str | None = None
+        self._history_records: list[Any] = []
 
     # -- start-up --------------------------------------------------------------------------------------------
 
-    def start(self, stored_offset: dict[str, Any] | None) -> None:
+    def open(self, stored_offset: dict[str, Any] | None) -> StoredState:
+        """Check the prerequisites (every failure at once: ConfigError), build the table registry, parse the
+        offset, and find out whether its binlog and its schema history still exist."""
         cfg = self.cfg
         failed = [c for c in server_checks(self.catalog, cfg) if not c.ok]
         if failed:
@@ -102,49 +186,41 @@ class MySqlSource:
         if cfg.include_schema_changes:
             self.schema_changes = SchemaChangeEmitter(self.flavor, cfg.topic_prefix, self.converters)
         self.history.ensure_topic()
-        offset = _parse_offset(stored_offset)
+        offset = self._offset = _parse_offset(stored_offset)
         mode = cfg.snapshot_mode
-
-        if offset is not None and offset.snapshot_completed and mode not in ("always",):
-            if mode == "initial_only":
-                log.info("snapshot.mode=initial_only and the snapshot is complete; nothing to do")
-                self._finished = True
-                return
-            purged = self._purged(offset)
-            if purged and mode != "when_needed":
-                raise FatalError(
-                    f"the server no longer has the binlog needed to resume from {offset.file}:{offset.pos} "
-                    f"(gtids {offset.gtids or '-'}): {purged}. Set snapshot.mode=when_needed to take a new "
-                    "snapshot, or reset the stored offset (cdc-engine offsets --reset)"
-                )
-            if not purged:
-                if mode == "recovery":
-                    self._recover_history(offset)
-                else:
-                    records = self.history.read()
-                    if not records:
-                        if mode != "when_needed":
-                            raise FatalError(
-                                f"the schema history topic {self.history.topic!r} is missing or empty, but an offset "
-                                f"is stored ({offset.file}:{offset.pos}); the table schemas as of that position "
-                                "cannot be rebuilt. Set snapshot.mode=recovery to rebuild the history from the live "
-                                "catalog (correct if no DDL ran since the offset), or snapshot.mode=when_needed "
-                                "to take a new snapshot"
-                            )
-                    else:
-                        for definition in recover(records, offset.file, offset.pos).values():
-                            self.registry.set_definition(definition)
-                        self._start_stream(offset)
-                        return
-            log.warning("taking a new snapshot (snapshot.mode=when_needed)")
-        if offset is not None and mode in ("no_data", "never", "recovery") and offset.snapshot_completed:
-            self._recover_history(offset)
-            return
         if offset is None and mode == "recovery":
             raise FatalError(
                 "snapshot.mode=recovery needs a stored offset; use snapshot.mode=initial for a first start"
             )
-        self._begin_snapshot(with_data=mode not in ("no_data", "never"))
+        history: SchemaHistoryState = "present"
+        if offset is not None and offset.snapshot_completed and mode not in ("always", "initial_only"):
+            self._purged_reason = self._purged(offset)
+            if self._purged_reason is None and mode != "recovery":
+                self._history_records = self.history.read()
+                history = "present" if self._history_records else "lost"
+        return StoredState(
+            offset_stored=offset is not None,
+            snapshot_completed=offset is not None and offset.snapshot_completed,
+            resumable=self._purged_reason is None,
+            schema_history=history,
+        )
+
+    def position_lost(self) -> FatalError:
+        offset = self._offset
+        assert offset is not None
+        if self._purged_reason is not None:
+            return FatalError(
+                f"the server no longer has the binlog needed to resume from {offset.file}:{offset.pos} "
+                f"(gtids {offset.gtids or '-'}): {self._purged_reason}. Set snapshot.mode=when_needed to take a new "
+                "snapshot, or reset the stored offset (cdc-engine offsets --reset)"
+            )
+        return FatalError(
+            f"the schema history topic {self.history.topic!r} is missing or empty, but an offset "
+            f"is stored ({offset.file}:{offset.pos}); the table schemas as of that position "
+            "cannot be rebuilt. Set snapshot.mode=recovery to rebuild the history from the live "
+            "catalog (correct if no DDL ran since the offset), or snapshot.mode=when_needed "
+            "to take a new snapshot"
+        )
 
     def _check_server_id(self) -> None:
         if self.cfg.database_server_id in self.catalog.replica_server_ids():
@@ -174,7 +250,7 @@ class MySqlSource:
         return [(db, t) for db, t in self.catalog.tables() if self.registry.includes(db, t)]
 
     def _recover_history(self, offset: MySqlOffset) -> None:
-        """snapshot.mode=recovery (or no_data after a restart): table definitions from the live catalog."""
+        """snapshot.mode=recovery: table definitions from the live catalog, recorded at the stored offset."""
         assert self.registry is not None
         changes: list[tuple[str, tuple[str, str], Any]] = []
         for db, t in self._captured():
@@ -186,23 +262,32 @@ class MySqlSource:
         log.info(
             "schema history rebuilt from the live catalog (%d table(s)) at %s:%d", len(changes), offset.file, offset.pos
         )
-        self._start_stream(offset)
 
-    def _begin_snapshot(self, with_data: bool) -> None:
+    # -- snapshot --------------------------------------------------------------------------------------------
+
+    def begin_snapshot(self) -> MySqlSnapshot:
+        """Lock, open the consistent-snapshot transaction, read position and definitions (recorded in the schema
+        history), release the lock (``minimal``); the schema change events are the snapshot's preamble."""
         assert self.registry is not None
         captured = self._captured()
         tx = SnapshotTransaction(self.cfg, self.catalog, captured)
-        self._snapshot_tx = tx
-        changes: list[tuple[str, tuple[str, str], Any]] = []
-        tables = []
-        for definition in tx.definitions:
-            self.registry.set_definition(definition)
-            changes.append(("CREATE", (definition.database, definition.name), definition))
-            version = self.registry.for_definition(definition, snapshot=True)
-            tables.append(MySqlSnapshotTable(tx.conn, definition, version, self.cfg.snapshot_fetch_size))
-        self.history.record(tx.file, tx.pos, tx.gtids or None, "", "-- snapshot", changes)
-        if self.schema_changes is not None:
-            self._pending = self._snapshot_schema_changes(tx.definitions, tx.file, tx.pos)
+        try:
+            changes: list[tuple[str, tuple[str, str], Any]] = []
+            tables = []
+            for definition in tx.definitions:
+                self.registry.set_definition(definition)
+                changes.append(("CREATE", (definition.database, definition.name), definition))
+                version = self.registry.for_definition(definition, snapshot=True)
+                tables.append(MySqlSnapshotTable(tx.conn, definition, version, self.cfg.snapshot_fetch_size))
+            self.history.record(tx.file, tx.pos, tx.gtids or None, "", "-- snapshot", changes)
+            schema_changes = (
+                self._snapshot_schema_changes(tx.definitions, tx.file, tx.pos)
+                if self.schema_changes is not None
+                else []
+            )
+        except BaseException:
+            tx.close()
+            raise
         log.info(
             "snapshot of %d table(s) at %s:%d (gtids %s, lock %s)",
             len(tables),
@@ -211,12 +296,7 @@ class MySqlSource:
             tx.gtids or "-",
             tx.lock_kind,
         )
-        self._snapshot_position = MySqlOffset(tx.file, tx.pos, tx.gtids or None, snapshot=True)
-        if not with_data:
-            self._finish_snapshot()
-            return
-        self.progress.__enter__()
-        self._snapshot_rows = per_table_markers(marked_rows(tables, self.progress))
+        return MySqlSnapshot(self.flavor, self.cfg.topic_prefix, tx, tables, schema_changes)
 
     def _snapshot_schema_changes(self, definitions: list[Any], file: str, pos: int) -> list[SourceRecord]:
         """The schema change events Debezium's snapshot writes before the rows: the server character set, a
@@ -268,7 +348,25 @@ class MySqlSource:
                     out.append(emit(database, ddl, source(database, d.name), changes, now_ms))
         return out
 
-    def _start_stream(self, offset: MySqlOffset) -> None:
+    # -- streaming -------------------------------------------------------------------------------------------
+
+    def begin_stream(self, after: ConsistentSnapshot | None) -> MySqlStream:
+        """From the snapshot's position, else from the stored offset with the schemas as of it (from the schema
+        history, or with snapshot.mode=recovery from the live catalog)."""
+        assert self.registry is not None
+        if isinstance(after, MySqlSnapshot):
+            return self._start_stream(after.start)
+        offset = self._offset
+        assert offset is not None  # the coordinator streams without a snapshot only from a completed offset
+        if self.cfg.snapshot_mode == "recovery":
+            self._recover_history(offset)
+        else:
+            for definition in recover(self._history_records, offset.file, offset.pos).values():
+                self.registry.set_definition(definition)
+        self._history_records = []
+        return self._start_stream(offset)
+
+    def _start_stream(self, offset: MySqlOffset) -> MySqlStream:
         assert self.registry is not None
         cfg = self.cfg
         heartbeat = None
@@ -285,7 +383,7 @@ class MySqlSource:
             offset.gtids if use_gtids else None,
             include_query=cfg.include_query,
         )
-        self.reader = BinlogReader(
+        reader = BinlogReader(
             self.binlog,
             self.registry,
             offset,
@@ -297,12 +395,14 @@ class MySqlSource:
             cfg.include_query,
             cfg.gtid_source_includes,
             cfg.gtid_source_excludes,
+            cfg.gtid_source_filter_dml_events,
         )
         log.info(
             "streaming the binlog from %s%s",
             self.binlog.start_description,
             f" (inside a transaction: skipping {offset.event} row event(s))" if offset.event else "",
         )
+        return MySqlStream(reader)
 
     # -- DDL -------------------------------------------------------------------------------------------------
 
@@ -346,139 +446,16 @@ class MySqlSource:
             )
             out.append(self.schema_changes.record(db, event.statement, source, captured, time.time_ns() // 1_000_000))
 
-    # -- running ---------------------------------------------------------------------------------------------
+    # -- stop ------------------------------------------------------------------------------------------------
 
-    def poll(self, max_records: int, timeout: float) -> list[SourceRecord]:
-        if self._pending:
-            pending, self._pending = self._pending, []
-            return pending
-        if self.reader is not None:
-            return self.reader.poll(max_records, timeout)
-        if self._snapshot_rows is not None:
-            return self._poll_snapshot(max_records)
-        time.sleep(min(timeout, 0.05))
-        return []
-
-    def _poll_snapshot(self, max_records: int) -> list[SourceRecord]:
-        assert self._snapshot_rows is not None and self._snapshot_position is not None
-        records: list[SourceRecord] = []
-        now_ns = time.time_ns()
-        file, pos = self._snapshot_position.file, self._snapshot_position.pos
-        for marked, marker in self._snapshot_rows:
-            captured = marked.table.table
-            row = captured.row(marked.row)
-            source = source_block(
-                self.flavor,
-                self.cfg.topic_prefix,
-                captured.namespace,
-                captured.name,
-                now_ns // 1000,
-                marker,
-                0,
-                None,
-                file,
-                pos,
-                0,
-                None,
-                None,
-            )
-            records.append(captured.record(None, row, source, "r", now_ns, row))
-            if len(records) >= max_records:
-                return records
-        self._finish_snapshot()
-        return records
-
-    def _finish_snapshot(self) -> None:
-        assert self._snapshot_position is not None
-        if self._snapshot_rows is not None:
-            self.progress.__exit__(None, None, None)
-        self._snapshot_rows = None
-        if self._snapshot_tx is not None:
-            self._snapshot_tx.close()
-            self._snapshot_tx = None
-        start = self._snapshot_position
-        self._snapshot_position = MySqlOffset(
-            start.file, start.pos, start.gtids, ts_sec=int(time.time()), snapshot=True, last_snapshot_record=True
-        )
-        self._completed_position = self._snapshot_position.to_dict()
-        log.info("snapshot completed")
-        if self.cfg.snapshot_mode == "initial_only":
-            self._finished = True
-            return
-        self._start_stream(MySqlOffset(start.file, start.pos, start.gtids))
-
-    def position(self) -> dict[str, Any] | None:
-        # The snapshot's offset stays the answer until it is stored: streamed records produced meanwhile are
-        # then re-read after a crash (duplicates, never gaps).
-        if self._snapshot_position is not None:
-            return self._snapshot_position.to_dict()
-        return None if self.reader is None else self.reader.position().to_dict()
-
-    def committed(self, offset: dict[str, Any]) -> None:
-        if offset.get("last_snapshot_record"):
-            self._snapshot_position = self._completed_position = None
-
-    @property
-    def commit_due(self) -> bool:
-        """Right after the snapshot: store its completion at once, so that a stop or crash never redoes it."""
-        return self._completed_position is not None
-
-    def keepalive(self) -> None:
-        """Nothing to do: the server sends heartbeats; a MySQL replica needs no status updates."""
-
-    @property
-    def finished(self) -> bool:
-        return self._finished
-
-    def stop(self, final: bool) -> None:
-        if self._snapshot_rows is not None:
-            self.progress.__exit__(None, None, None)
-            self._snapshot_rows = None
-        if self._snapshot_tx is not None:
-            self._snapshot_tx.close()
-            self._snapshot_tx = None
+    def close(self, final: bool) -> None:
+        """Release the binlog connection, the history producer and the catalog connection (the coordinator
+        closed any snapshot before)."""
         if self.binlog is not None:
             self.binlog.close()
             self.binlog = None
         self.history.close()
         self.catalog.close()
-
-
-def create_source(
-    name: str,
-    cfg: MySqlConnectorConfig,
-    worker: WorkerConfig,
-    progress: SnapshotProgress | None,
-    converters: SourceConverters,
-) -> MySqlSource:
-    """The ``ConnectorSpec.factory`` of the MySQL / MariaDB connector."""
-    return MySqlSource(name, cfg, worker, progress, converters)
-
-
-def per_table_markers(rows: Iterator[MarkedRow]) -> Iterator[tuple[MarkedRow, str]]:
-    """Debezium 3.x snapshot markers: ``first`` and ``last`` for the whole snapshot, and in between
-    ``first_in_data_collection`` / ``last_in_data_collection`` on each table's first and last row, else ``true``.
-
-    The shared runner marks first/true/last only; one more row of look-ahead tells where a table ends.
-    """
-    held: tuple[MarkedRow, bool] | None = None
-    previous_table: object = None
-    for row in rows:
-        first_in_table = row.table is not previous_table
-        previous_table = row.table
-        if held is not None:
-            yield held[0], _marker(held[0].marker, held[1], row.table is not held[0].table)
-        held = (row, first_in_table)
-    if held is not None:
-        yield held[0], _marker(held[0].marker, held[1], True)
-
-
-def _marker(base: str, first_in_table: bool, last_in_table: bool) -> str:
-    if base in ("first", "last"):
-        return base
-    if first_in_table:
-        return "first_in_data_collection"
-    return "last_in_data_collection" if last_in_table else "true"
 
 
 def _parse_offset(stored: dict[str, Any] | None) -> MySqlOffset | None:

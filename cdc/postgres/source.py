@@ -105,6 +105,9 @@ class PostgresSnapshot:
             last_snapshot_record=True,
         ).to_dict()
 
+    def preamble(self) -> list[SourceRecord]:
+        return []  # PostgreSQL announces no schema changes before the rows
+
     def close(self) -> None:
         self.tx.close()
 

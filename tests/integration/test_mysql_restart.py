@@ -1,14 +1,17 @@
 """Restarts of the MySQL / MariaDB connector: GTID resume without replay, ALTER TABLE across a restart, and a
-clean stop inside a 100k-row transaction (neither loss nor repeats). Against MariaDB 10.11 and MySQL 9.x."""
+SIGKILL and a SIGTERM inside one 100k-row transaction (no loss; duplicates only past the stored offset after
+the kill, none after the clean stop). Against MariaDB 10.11 and MySQL 9.x."""
 
 from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from engine_helpers import EngineProcess, EngineThread, payloads, read_topic, wait_for_records
 from mysql_helpers import mysql_document, run_sql
@@ -133,11 +136,21 @@ ORDERS = (
 )
 
 
-def test_restart_inside_large_transaction(
+def id_and_position(key: bytes | None, value: bytes | None) -> tuple[int, int] | None:
+    """(row id, ``source.pos`` of its rows event) of a change record; None for tombstones."""
+    if value is None:
+        return None
+    payload = orjson.loads(value)["payload"]
+    return int(payload["after"]["id"]), int(payload["source"]["pos"])
+
+
+def test_kill9_and_sigterm_inside_large_transaction(
     binlog_server: MySQLFamilyServer, kafka_broker: Any, binlog_database: str, tmp_path: Path
 ) -> None:
-    """SIGTERM while the engine is in the middle of a 100k-row transaction: the final offset lies inside it, and
-    the restart skips exactly the delivered row events: every row once, none twice."""
+    """One 100k-row transaction, two stops inside it. SIGKILL at a quarter: the restart skips the row events the
+    stored offset counts (``event``) and re-sends only those after it, so 0 rows are missing and every duplicate
+    lies in a rows event past the stored ``event`` count. SIGTERM at about two thirds: the final offset lies inside
+    the transaction and the restart repeats nothing (no duplicate beyond those of the kill)."""
     db = binlog_database
     run_sql(binlog_server, db, ORDERS)
     bootstrap = kafka_broker.bootstrap_servers
@@ -154,28 +167,53 @@ def test_restart_inside_large_transaction(
     try:
         engine.wait_logged("streaming the binlog")
         run_sql(binlog_server, db, BIG_INSERT)
-        tally = TopicTally(bootstrap, topic)
+        tally = TopicTally(bootstrap, topic, summary=id_and_position)
         tally.wait_until(lambda t: t.distinct >= BIG_ROWS // 4, 120, "a quarter of the rows", step_s=0.1)
+        engine.kill()
+        killed_at = _stored_offset(bootstrap, doc)
+        tally.drain_to_end()
+        at_kill = tally.distinct
+        engine.start()
+        # SIGTERM once the kill's window was re-sent and the engine went on past it.
+        tally.wait_until(lambda t: t.distinct >= max(at_kill + 5000, 2 * BIG_ROWS // 3), 120, "two thirds", step_s=0.1)
         assert engine.terminate() == 0
-        offset = _stored_offset(bootstrap, doc)
-        tally.drain(idle_s=1.5)
-        at_stop = tally.distinct
-        assert int(offset.get("event", 0)) > 0, f"the final offset is not inside the transaction: {offset}"
-        engine = EngineProcess(doc, tmp_path).start()
+        termed_at = _stored_offset(bootstrap, doc)
+        tally.drain_to_end()
+        at_term, duplicates_at_term = tally.distinct, tally.duplicates
+        engine.start()
         tally.wait_until(lambda t: t.distinct >= BIG_ROWS, 300, f"{BIG_ROWS} rows")
-        counts = engine.stop_and_drain(tally)
+        assert engine.terminate() == 0
+        tally.drain_to_end()
+        counts = tally.counts
     finally:
         engine.kill_if_running()
         if tally is not None:
             tally.close()
-    missing = sum(1 for i in range(1, BIG_ROWS + 1) if i not in counts)
-    duplicates = sum(1 for c in counts.values() if c > 1)
+    ids = Counter(i for i, _ in counts.elements())
+    missing = sum(1 for i in range(1, BIG_ROWS + 1) if i not in ids)
+    duplicated = {key: c for key, c in counts.items() if c > 1}
+    # The rows events of the transaction in binlog order; the first killed_at["event"] ones were covered by the
+    # offset stored before the kill, so none of their rows may come twice.
+    events = sorted({pos for _, pos in counts})
+    killed_event = int(killed_at.get("event", 0))
+    covered = set(events[:killed_event])
     print(
-        f"\n[{binlog_server.flavor} large-tx] stopped at {at_stop} rows, offset {offset}: {missing} missing, "
-        f"{duplicates} duplicates"
+        f"\n[{binlog_server.flavor} large-tx] {len(events)} rows events; SIGKILL at {at_kill} rows, offset "
+        f"{killed_at}; SIGTERM at {at_term} rows, offset {termed_at}: {missing} missing, {len(duplicated)} "
+        f"duplicated rows (all after the stored event {killed_event}: {not covered & {p for _, p in duplicated}})"
     )
-    assert f"skipping {offset['event']} delivered row event(s)" in engine.log()
-    assert missing == 0 and duplicates == 0
+    assert missing == 0
+    assert not covered & {pos for _, pos in duplicated}, "a row the stored offset covered was re-sent"
+    assert all(c == 2 for c in duplicated.values()), "a row was re-sent more than once"
+    assert len(duplicated) <= at_kill - sum(1 for _, pos in counts if pos in covered)
+    assert duplicates_at_term == len(duplicated), "the clean stop repeated rows"
+    assert int(termed_at.get("event", 0)) > killed_event, (
+        f"the SIGTERM offset is not inside the transaction: {termed_at}"
+    )
+    log = engine.log()
+    assert f"skipping {termed_at['event']} delivered row event(s)" in log
+    if killed_event:  # the kill may land before the first offset inside the transaction was stored
+        assert f"skipping {killed_event} delivered row event(s)" in log
 
 
 @pytest.fixture(scope="module")

@@ -88,10 +88,11 @@ class FakeSnapshotTable:
 
 
 class FakeSnapshot:
-    def __init__(self, tables: list[FakeSnapshotTable], pos: int) -> None:
+    def __init__(self, tables: list[FakeSnapshotTable], pos: int, preamble: list[SourceRecord] | None = None) -> None:
         self._tables = tables
         self.pos = pos
         self.closed = False
+        self._preamble = preamble or []
 
     @property
     def tables(self) -> Sequence[FakeSnapshotTable]:
@@ -102,6 +103,9 @@ class FakeSnapshot:
 
     def position(self, completed: bool) -> dict[str, Any]:
         return {"pos": self.pos, "snapshot": True, **({"snapshot_completed": True} if completed else {})}
+
+    def preamble(self) -> list[SourceRecord]:
+        return self._preamble
 
     def close(self) -> None:
         self.closed = True
@@ -168,8 +172,12 @@ class FakeConnector:
         events: list[tuple[Any, ...]] | None = None,
         fail_after: int | None = None,
         resumable: bool = True,
+        history: str = "none",
+        preamble: list[SourceRecord] | None = None,
     ) -> None:
         self.snapshot_mode = snapshot_mode
+        self.history = history
+        self.preamble = preamble
         self.table = items_table()
         self.rows = rows if rows is not None else []
         self.events = events if events is not None else []
@@ -188,13 +196,14 @@ class FakeConnector:
             offset_stored=stored_offset is not None,
             snapshot_completed=bool(stored_offset and stored_offset.get("snapshot_completed")),
             resumable=self.resumable,
+            schema_history=self.history,  # type: ignore[arg-type]
         )
 
     def position_lost(self) -> FatalError:
         return FatalError("position lost")
 
     def begin_snapshot(self) -> FakeSnapshot:
-        self.snapshot = FakeSnapshot([FakeSnapshotTable(self.table, self.rows, self.fail_after)], 100)
+        self.snapshot = FakeSnapshot([FakeSnapshotTable(self.table, self.rows, self.fail_after)], 100, self.preamble)
         return self.snapshot
 
     def begin_stream(self, after: Any) -> FakeStream:
@@ -451,3 +460,23 @@ def test_structured_record_uses_the_connect_representation() -> None:
     assert row["price"] == b"\xfb"  # the fast-path row is not modified
     tomb = table.structured_tombstone(row)
     assert tomb.key == {"id": 2} and tomb.value is None and tomb.value_schema is None
+
+
+def test_schema_only_snapshot_for_a_connector_with_a_schema_history() -> None:
+    """no_data with a schema history and no offset: a snapshot is opened for its schemas (its preamble records go
+    out first), no row is read, its completion is stored at once, then streaming starts at its position."""
+    announce = SourceRecord("srv", b"k", b"schema change")
+    connector = FakeConnector(
+        snapshot_mode="no_data", rows=[ROW1], events=[("c", ROW2)], history="present", preamble=[announce]
+    )
+    progress = SpyProgress()
+    source = CaptureSource(connector, progress)
+    source.start(None)
+    assert source.poll(10, 0.0) == [announce]
+    assert source.poll(10, 0.0) == []  # no rows: the snapshot completes
+    completed = {"pos": 100, "snapshot": True, "snapshot_completed": True}
+    assert source.position() == completed and source.commit_due and progress.entered == 0
+    assert connector.snapshot is not None and connector.snapshot.closed
+    source.committed(completed)
+    streamed = payloads(source.poll(10, 0.0))
+    assert [(v["op"], k) for k, v in streamed] == [("c", {"id": 2})]

@@ -1,13 +1,13 @@
-"""MySQL connector pieces without a server: GTID sets, DDL parsing, offsets, history recovery, snapshot markers."""
+"""MySQL connector pieces without a server: GTID sets, DDL parsing, offsets, history recovery, snapshot.mode."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from cdc.capture.source import StoredState, plan_start
 from cdc.mysql.catalog import Column, TableDef
 from cdc.mysql.offsets import GtidSet, MySqlOffset
 from cdc.mysql.schema_history import parse_ddl, recover
-from cdc.mysql.source import per_table_markers
 
 UUID_A = "3e11fa47-71ca-11e1-9e33-c80aa9429562"
 UUID_B = "4f22fa47-71ca-11e1-9e33-c80aa9429562"
@@ -75,22 +75,23 @@ def test_recover_applies_history_up_to_the_offset() -> None:
     assert recover(records, "binlog.000002", 60) == {}
 
 
-class _Row:
-    def __init__(self, table: str, marker: str) -> None:
-        self.table = table
-        self.marker = marker
-        self.row: tuple[Any, ...] = ()
-
-
-def test_per_table_markers_follow_debezium_3() -> None:
-    rows = [_Row("a", "first"), _Row("a", "true"), _Row("b", "true"), _Row("b", "true"), _Row("b", "true")]
-    rows.append(_Row("c", "last"))
-    markers = [m for _, m in per_table_markers(iter(rows))]  # type: ignore[arg-type]
-    assert markers == [
-        "first",
-        "last_in_data_collection",
-        "first_in_data_collection",
-        "true",
-        "last_in_data_collection",
-        "last",
-    ]
+def test_snapshot_mode_policy_with_a_schema_history() -> None:
+    """The coordinator's policy for connectors with a schema history (MySQL): schema-only snapshots for
+    no_data/never, recovery, a lost history treated like a lost position, initial_only done once completed."""
+    fresh = StoredState(False, False, True, "present")
+    half = StoredState(True, False, True, "present")
+    done = StoredState(True, True, True, "present")
+    purged = StoredState(True, True, False, "present")
+    no_history = StoredState(True, True, True, "lost")
+    expected = {
+        "initial": ("snapshot", "snapshot", "stream", "lost", "lost"),
+        "initial_only": ("snapshot", "snapshot", "finished", "finished", "finished"),
+        "always": ("snapshot", "snapshot", "snapshot", "snapshot", "snapshot"),
+        "when_needed": ("snapshot", "snapshot", "stream", "snapshot", "snapshot"),
+        "no_data": ("schema", "schema", "stream", "lost", "lost"),
+        "never": ("schema", "schema", "stream", "lost", "lost"),
+        "recovery": ("snapshot", "snapshot", "stream", "lost", "stream"),
+    }
+    for mode, phases in expected.items():
+        got = tuple(plan_start(mode, s) for s in (fresh, half, done, purged, no_history))
+        assert got == phases, mode
