@@ -198,6 +198,12 @@ class Timed(SinkTask):
         self.inner.stop()
 
 
+class TimedBackground(Timed):
+    """``Timed`` for a task whose put runs on the runtime's helper thread (``put_in_background``)."""
+
+    put_in_background = True
+
+
 def run_sink(bootstrap: str, config: dict[str, Any], make_task: Any, count: int) -> tuple[float, float]:
     """(seconds first put → N-th record written, wall seconds including the consumer group join)."""
     doc = {
@@ -206,7 +212,8 @@ def run_sink(bootstrap: str, config: dict[str, Any], make_task: Any, count: int)
         "worker": {"bootstrap.servers": bootstrap, "offset.flush.interval.ms": 5000},
     }
     engine = load_engine_config(None, document=doc)
-    task = Timed(make_task(engine), count)
+    inner = make_task(engine)
+    task = (TimedBackground if inner.put_in_background else Timed)(inner, count)
     runtime = SinkRuntime(engine, task=task)
     errors: list[BaseException] = []
 
