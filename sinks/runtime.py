@@ -1,7 +1,8 @@
 """Runs one sink connector: consumer group → converters → SMT chain → ``SinkTask.put`` → flush → commit offsets.
 
-One worker thread does everything (librdkafka fetches on its own threads), so the task's hooks are never called
-concurrently and the order of records within a partition is the order of ``put`` calls:
+One worker thread does everything (librdkafka fetches on its own threads; a task may opt in to background puts,
+below), so the task's hooks are never called concurrently and the order of records within a partition is the
+order of ``put`` calls:
 
 1. the consumer joins group ``connect-<name>`` (``cooperative-sticky``) on ``topics`` / ``topics.regex``;
    ``open``/``close`` are called from the rebalance callbacks, which librdkafka runs inside ``consume``;
@@ -621,8 +622,8 @@ class SinkRuntime:
         if self._current_index is None:  # built on the first rejection of a batch only
             self._current_index = {(m.topic(), m.partition(), m.offset()): m for m in self._current_batch}
         msg = self._current_index.get((topic, record.partition, record.kafka_offset))
-        raw = _raw(msg) if msg is not None else self._reserialize(record, topic)
         with self._errors_lock:  # a background put reports from the helper thread
+            raw = _raw(msg) if msg is not None else self._reserialize(record, topic)
             errors.report(Stage.TASK_PUT, self.config.connector_class, raw, error)  # the class as the user wrote it
 
     def _reserialize(self, record: ConnectRecord, topic: str) -> RawRecord:
