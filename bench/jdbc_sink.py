@@ -15,7 +15,9 @@ in one run:
 4. **the runtime alone**: the same topic into the ``discard`` sink (consume + convert + put, no target), in
    records/s: the framework's own cost.
 
-Prints rows/s for each and the sink/COPY ratios (target: insert >= 0.5 x raw COPY).
+Prints rows/s for each and the sink/COPY ratios (target: insert >= 0.5 x raw COPY), and the CPU time this process
+used over the same interval (all its threads: consumer, converters, the sink's write; not the PostgreSQL server's):
+on a shared machine the wall-clock figures move with the other load, CPU µs per row much less.
 Run: ``.venv/bin/python bench/jdbc_sink.py [--events 200000] [--batch-size 2000]``.
 """
 
@@ -145,21 +147,22 @@ def produce_events(bootstrap: str, count: int) -> None:
     assert producer.flush(120) == 0
 
 
-def raw_copy(dsn: str, count: int) -> float:
-    """Seconds to COPY the N rows (Python tuples, built beforehand) into an empty table and commit."""
+def raw_copy(dsn: str, count: int) -> tuple[float, float]:
+    """(seconds, CPU seconds of this process) to COPY the N rows (Python tuples, built beforehand) into an empty
+    table and commit."""
     rows = [row(i) for i in range(1, count + 1)]
     with psycopg.connect(dsn) as conn:
         conn.execute(f"CREATE TABLE copy_baseline ({ROW_DDL})")
         conn.commit()
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         with conn.cursor() as cur, cur.copy("COPY copy_baseline FROM STDIN") as copy:
             for r in rows:
                 copy.write_row(r)
         conn.commit()
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - start_cpu
         check = conn.execute("SELECT count(*) FROM copy_baseline").fetchone()
         assert check is not None and check[0] == count
-    return elapsed
+    return elapsed, cpu
 
 
 class Timed(SinkTask):
@@ -172,6 +175,7 @@ class Timed(SinkTask):
         self.first: float | None = None
         self.done = threading.Event()
         self.last = 0.0
+        self.first_cpu = self.last_cpu = 0.0
 
     def start(self, context: SinkContext) -> None:
         self.inner.start(context)
@@ -182,10 +186,12 @@ class Timed(SinkTask):
     def put(self, records: Sequence[ConnectRecord]) -> None:
         if self.first is None:
             self.first = time.perf_counter()
+            self.first_cpu = time.process_time()
         self.inner.put(records)  # the JDBC task commits its transaction before returning
         self.seen += len(records)
         if self.seen >= self.count and not self.done.is_set():
             self.last = time.perf_counter()
+            self.last_cpu = time.process_time()
             self.done.set()
 
     def flush(self) -> None:
@@ -198,15 +204,23 @@ class Timed(SinkTask):
         self.inner.stop()
 
 
-def run_sink(bootstrap: str, config: dict[str, Any], make_task: Any, count: int) -> tuple[float, float]:
-    """(seconds first put → N-th record written, wall seconds including the consumer group join)."""
+class TimedBackground(Timed):
+    """``Timed`` for a task whose put runs on the runtime's helper thread (``put_in_background``)."""
+
+    put_in_background = True
+
+
+def run_sink(bootstrap: str, config: dict[str, Any], make_task: Any, count: int) -> tuple[float, float, float]:
+    """(seconds first put → N-th record written, wall seconds including the consumer group join, CPU seconds of
+    this process from the first put to the N-th record)."""
     doc = {
         "name": f"bench_{uuid.uuid4().hex[:8]}",
         "config": {"topics": TOPIC, "consumer.override.session.timeout.ms": "6000", **config},
         "worker": {"bootstrap.servers": bootstrap, "offset.flush.interval.ms": 5000},
     }
     engine = load_engine_config(None, document=doc)
-    task = Timed(make_task(engine), count)
+    inner = make_task(engine)
+    task = (TimedBackground if inner.put_in_background else Timed)(inner, count)
     runtime = SinkRuntime(engine, task=task)
     errors: list[BaseException] = []
 
@@ -227,7 +241,7 @@ def run_sink(bootstrap: str, config: dict[str, Any], make_task: Any, count: int)
         raise errors[0]
     if not finished or task.first is None:
         raise RuntimeError(f"sink did not write {count} records within 600 s (got {task.seen})")
-    return task.last - task.first, wall
+    return task.last - task.first, wall, task.last_cpu - task.first_cpu
 
 
 def main() -> int:
@@ -244,8 +258,8 @@ def main() -> int:
         produce_events(kafka.bootstrap_servers, n)
         print(f"  produced {n} events to {TOPIC} ({PARTITIONS} partitions) in {time.perf_counter() - t0:.1f}s")
 
-        copy_s = raw_copy(dsn, n)
-        results = {"raw COPY": (copy_s, copy_s)}
+        copy_s, copy_cpu = raw_copy(dsn, n)
+        results = {"raw COPY": (copy_s, copy_s, copy_cpu)}
         url = f"jdbc:postgresql://{pg.host}:{pg.port}/bench"
         for mode in ("insert", "upsert"):
             config = {
@@ -272,9 +286,10 @@ def main() -> int:
             n,
         )
     print()
-    print(f"{'':34} {'seconds':>8} {'rows/s':>10} {'vs COPY':>8}   wall incl. group join")
-    for label, (seconds, wall) in results.items():
-        print(f"{label:34} {seconds:8.2f} {n / seconds:10.0f} {copy_s / seconds:7.2f}x   {wall:.1f}s")
+    print(f"{'':34} {'seconds':>8} {'rows/s':>10} {'vs COPY':>8} {'CPU µs/row':>11}   wall incl. group join")
+    for label, (seconds, wall, cpu) in results.items():
+        rate, ratio, cpu_us = n / seconds, copy_s / seconds, cpu / n * 1e6
+        print(f"{label:34} {seconds:8.2f} {rate:10.0f} {ratio:7.2f}x {cpu_us:11.1f}   {wall:.1f}s")
     return 0
 
 

@@ -5,7 +5,8 @@ The schema part is identical for every row of a table version, so :meth:`JsonCon
 once into a byte prefix and :meth:`JsonConverter.serialize` only splices the per-row payload into it.
 
 Payload values are Connect values: ``bytes`` (bytea, Decimal) become base64 strings as Connect does; every other
-value is already JSON-native.
+value is already JSON-native. With ``decimal.format=NUMERIC`` the serializer of a schema holding Decimal fields
+first rewrites those fields' bytes into exact JSON numbers (``schemas.converters.connect_json.numeric_rewriter``).
 """
 
 from __future__ import annotations
@@ -44,8 +45,12 @@ class PreparedSchema:
 class JsonConverter:
     """Serializes Connect payloads to JSON, with or without the schema envelope."""
 
-    def __init__(self, schemas_enable: bool = True, replace_null_with_default: bool = True) -> None:
+    def __init__(
+        self, schemas_enable: bool = True, replace_null_with_default: bool = True, numeric_decimals: bool = False
+    ) -> None:
         self.schemas_enable = schemas_enable
+        # decimal.format=NUMERIC: Decimal fields are written as JSON numbers, not base64 (see serializer).
+        self.numeric_decimals = numeric_decimals
         # Connect's replace.null.with.default (default true): a null in a field whose schema has a default is
         # written as that default. Connectors apply it when they build rows (cdc.postgres.tables), so the
         # serializer itself stays a single orjson call.
@@ -68,6 +73,16 @@ class JsonConverter:
         prepared = self.prepare(schema)
         prefix, suffix = prepared.prefix, prepared.suffix
         dumps, join, default = orjson.dumps, b"".join, _json_default
+        if self.numeric_decimals and schema is not None:
+            from schemas.converters.connect_json import numeric_rewriter
+
+            rewrite = numeric_rewriter(schema)
+            if rewrite is not None:
+
+                def serialize_numeric(payload: Any) -> bytes:
+                    return join((prefix, dumps(rewrite(payload), default=default), suffix))
+
+                return serialize_numeric
 
         def serialize(payload: Any) -> bytes:
             return join((prefix, dumps(payload, default=default), suffix))

@@ -1,7 +1,8 @@
 """Runs one sink connector: consumer group → converters → SMT chain → ``SinkTask.put`` → flush → commit offsets.
 
-One worker thread does everything (librdkafka fetches on its own threads), so the task's hooks are never called
-concurrently and the order of records within a partition is the order of ``put`` calls:
+One worker thread does everything (librdkafka fetches on its own threads; a task may opt in to background puts,
+below), so the task's hooks are never called concurrently and the order of records within a partition is the
+order of ``put`` calls:
 
 1. the consumer joins group ``connect-<name>`` (``cooperative-sticky``) on ``topics`` / ``topics.regex``;
    ``open``/``close`` are called from the rebalance callbacks, which librdkafka runs inside ``consume``;
@@ -17,6 +18,12 @@ concurrently and the order of records within a partition is the order of ``put``
 
 Memory stays bounded: librdkafka's prefetch queue is capped (``queued.max.messages.kbytes``), one batch is in
 flight at a time, and a task that cannot keep up pauses partitions through ``SinkContext.pause``.
+
+A task with ``put_in_background`` (``sinks.task``) gets its ``put`` on a helper thread: while batch N is written,
+the worker thread consumes and converts batch N+1, then waits for N before handing N+1 over (at most one batch
+written, one converted: memory stays bounded). Batch N's offsets are recorded for commit only once its ``put``
+returned; every other hook, the offset commit, a rebalance and the shutdown first wait for the running ``put``
+(``_finish_put``), so the task never sees two calls at once and the order of ``put`` calls is the batch order.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -68,6 +76,10 @@ def consumer_settings(engine: EngineConfig) -> tuple[dict[str, Any], dict[str, s
         "enable.auto.offset.store": False,
         "auto.offset.reset": "earliest",  # Connect's default for sink consumers
         "queued.max.messages.kbytes": 32768,  # bounds the prefetch queue (memory)
+        # librdkafka (>= 2.1) postpones the next fetch of a partition by this much whenever the prefetch queue was
+        # over its bound; its default of 1000 ms capped a consumer that keeps the queue full (every busy sink) at
+        # ~25k messages/s of 2.7 kB Debezium JSON here, waiting, not working. 10 ms: 250k/s, same memory bound.
+        "fetch.queue.backoff.ms": 10,
         "session.timeout.ms": 10000,
     }
     if connector.topics_regex:
@@ -131,6 +143,12 @@ class SinkRuntime:
         self._current_batch: list[Message] = []  # the batch being put: the raw bytes of records a task rejects
         self._current_index: dict[tuple[Any, Any, Any], Message] | None = None
         self._revoked_during_batch = False
+        # Background puts: the helper thread, and the batch it is writing (its put, records, next offsets); its raw
+        # messages are in _current_batch until it finished.
+        self._writer: ThreadPoolExecutor | None = None
+        self._in_flight: tuple[Future[None], list[ConnectRecord], dict[TP, int]] | None = None
+        # The error handler is shared by the worker thread (conversion errors) and a background put (report).
+        self._errors_lock = threading.Lock()
         self.started = False  # the task started once; the CLI exits 130 when stopped before that
 
     # -- control ------------------------------------------------------------------------------------------------
@@ -189,6 +207,9 @@ class SinkRuntime:
         )
         self._assigned, self._paused_by_task, self._to_commit, self._committed = set(), set(), {}, {}
         self._task = task
+        self._in_flight = None
+        if task.put_in_background:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix=f"sink-put-{engine.name}")
         final = False
         try:
             self._errors.start()
@@ -215,6 +236,7 @@ class SinkRuntime:
                 elif self._assigned:
                     # As Connect does, an idle poll still calls put (with no records): tasks get a regular chance
                     # to resume paused partitions or flush time-based buffers.
+                    self._finish_put()
                     self._put_with_retry([])
                 now = time.monotonic()
                 if now - last_commit >= interval_s:
@@ -231,6 +253,14 @@ class SinkRuntime:
             self._shutdown(final)
 
     def _shutdown(self, clean: bool) -> None:
+        if not clean and self._in_flight is not None:
+            # The worker failed while a batch was being written: let that put end (its offsets are not committed;
+            # the records are written again after the restart) before the task is stopped.
+            try:
+                self._in_flight[0].result()
+            except Exception as exc:  # noqa: BLE001 - the failure being handled already stops the worker
+                log.debug("background put ended with %s during the shutdown", exc)
+            self._in_flight = None
         consumer, task = self._consumer, self._task
         self._consumer = None
         if consumer is not None:
@@ -254,6 +284,9 @@ class SinkRuntime:
                 self._assigned.clear()
                 task.stop()
         self._task = None
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
         if self._errors is not None:
             self._errors.close()
 
@@ -339,20 +372,65 @@ class SinkRuntime:
             if record is not None:
                 records.append(record)
         self.records_consumed += len(batch)
+        self._finish_put()  # the previous batch: written before this one is handed over (order, memory)
+        if records and self._writer is not None and not self._stop.is_set():
+            task = self._task
+            assert task is not None
+            self._current_batch, self._current_index = batch, None
+            self._in_flight = (self._writer.submit(task.put, records), records, positions)
+            return
         self._current_batch, self._current_index = batch, None
         try:
             if records:
                 self._put_with_retry(records)
         finally:
             self._current_batch, self._current_index = [], None
+        self._record_positions(positions)
+
+    def _record_positions(self, positions: dict[TP, int]) -> None:
+        """A batch is written: its offsets may be committed (for partitions still ours)."""
+        assigned = self._assigned
         for tp, next_offset in positions.items():
             if tp in assigned:
                 self._to_commit[tp] = next_offset
+
+    def _finish_put(self, retry: bool = True) -> None:
+        """Wait for the background put, if one runs; then its batch counts as written. Called before anything else
+        touches the task or commits offsets.
+
+        A failed put is retried here, on the worker thread, as a synchronous one would be; inside a rebalance
+        callback (``retry=False``) it cannot be (retrying polls the consumer), so its error is raised: the batch's
+        offsets are not recorded, ``consume`` raises it and the worker restarts (``run``) and reads it again.
+        """
+        in_flight = self._in_flight
+        if in_flight is None:
+            return
+        self._in_flight = None
+        future, records, positions = in_flight
+        try:
+            error = future.exception()
+            if error is None:
+                self.records_put += len(records)
+            elif retry:
+                self._put_with_retry(records, error)
+            elif isinstance(error, CdcError):
+                raise error
+            else:
+                raise FatalError(f"sink task failed in put: {type(error).__name__}: {error}") from error
+        finally:
+            self._current_batch, self._current_index = [], None
+        self._record_positions(positions)
 
     def _convert_carefully(
         self, msg: Message, key_converter: Converter, value_converter: Converter, chain: Chain | None
     ) -> ConnectRecord | None:
         """One message through the error handler, stage by stage; None when it was tolerated (or dropped)."""
+        with self._errors_lock:  # a background put may be reporting a rejected record meanwhile
+            return self._convert_with_handler(msg, key_converter, value_converter, chain)
+
+    def _convert_with_handler(
+        self, msg: Message, key_converter: Converter, value_converter: Converter, chain: Chain | None
+    ) -> ConnectRecord | None:
         errors = self._errors
         assert errors is not None
         raw = _raw(msg)
@@ -389,7 +467,9 @@ class SinkRuntime:
         )
         return transformed if ok else None
 
-    def _put_with_retry(self, records: list[ConnectRecord]) -> None:
+    def _put_with_retry(self, records: list[ConnectRecord], failed: BaseException | None = None) -> None:
+        """``put`` until it succeeds or fails for good; ``failed``: the error of a first attempt made elsewhere (a
+        background put), handled as if this loop had made it."""
         task = self._task
         consumer = self._consumer
         assert task is not None and consumer is not None
@@ -398,6 +478,9 @@ class SinkRuntime:
         try:
             while True:
                 try:
+                    if failed is not None:
+                        error, failed = failed, None
+                        raise error
                     task.put(records)
                     self.records_put += len(records)
                     return
@@ -449,6 +532,7 @@ class SinkRuntime:
         task, consumer, errors = self._task, self._consumer, self._errors
         if task is None or consumer is None or errors is None:
             return
+        self._finish_put(retry=why != "rebalance")
         wanted = {
             tp: off
             for tp, off in self._to_commit.items()
@@ -494,6 +578,8 @@ class SinkRuntime:
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         added = [(tp.topic, tp.partition) for tp in partitions]
+        if self._task is not None:
+            self._finish_put(retry=False)
         self._assigned.update(added)
         log.info("partitions assigned: %s", _tp_text(added))
         if self._task is not None and added:
@@ -503,6 +589,7 @@ class SinkRuntime:
         revoked = {(tp.topic, tp.partition) for tp in partitions}
         log.info("partitions revoked: %s", _tp_text(sorted(revoked)))
         if self._task is not None and revoked:
+            self._finish_put(retry=False)  # a failure propagates: its records must not be skipped by a commit
             try:
                 self._commit("rebalance", revoked)
             except CdcError as exc:
@@ -514,6 +601,7 @@ class SinkRuntime:
         lost = {(tp.topic, tp.partition) for tp in partitions}
         log.warning("partitions lost (no commit possible): %s", _tp_text(sorted(lost)))
         if self._task is not None and lost:
+            self._finish_put(retry=False)
             self._task.close(sorted(lost & self._assigned))
         self._forget(lost)
 
@@ -534,8 +622,9 @@ class SinkRuntime:
         if self._current_index is None:  # built on the first rejection of a batch only
             self._current_index = {(m.topic(), m.partition(), m.offset()): m for m in self._current_batch}
         msg = self._current_index.get((topic, record.partition, record.kafka_offset))
-        raw = _raw(msg) if msg is not None else self._reserialize(record, topic)
-        errors.report(Stage.TASK_PUT, self.config.connector_class, raw, error)  # the class as the user wrote it
+        with self._errors_lock:  # a background put reports from the helper thread
+            raw = _raw(msg) if msg is not None else self._reserialize(record, topic)
+            errors.report(Stage.TASK_PUT, self.config.connector_class, raw, error)  # the class as the user wrote it
 
     def _reserialize(self, record: ConnectRecord, topic: str) -> RawRecord:
         # The raw bytes are kept only for the batch in progress; a record reported later (from flush) is written

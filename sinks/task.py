@@ -19,13 +19,21 @@ retries the same batch with backoff, within ``errors.retry.timeout``. Report a r
 content (malformed document, constraint violation) with ``context.report(record, exc)``: it goes to the
 dead-letter topic when ``errors.tolerance=all`` and stops the task otherwise. Any other exception stops the task.
 Writes must be idempotent: a replay of the same records after a crash must leave the same final state.
+
+Background puts (opt-in, ``put_in_background = True``): the runtime then runs ``put`` on a helper thread while its
+worker thread consumes and converts the next batch, so a sink whose driver releases the GIL during I/O (psycopg,
+pymongo) overlaps its writes with the conversion. The guarantees stay: hooks are never called concurrently (the
+runtime waits for the running ``put`` before any other hook, including ``open``/``close`` in a rebalance), at
+most one ``put`` runs at a time and batches arrive in order, and offsets of a batch are committed only after its
+``put`` returned (and ``flush`` after it). A background ``put`` may call the context's ``report``/``pause``/
+``resume`` from that helper thread. Tasks that keep the default (False) are called from the worker thread only.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from schemas.record import ConnectRecord
 
@@ -53,6 +61,10 @@ class SinkContext(Protocol):
 
 class SinkTask(ABC):
     """Base class of sink connectors. Subclasses are built by their package's ``SPEC.factory(name, config)``."""
+
+    # True: ``put`` may run on the runtime's helper thread, overlapping the next batch's conversion (see the module
+    # docstring). Only for tasks whose ``put`` is safe to run off the worker thread.
+    put_in_background: ClassVar[bool] = False
 
     def start(self, context: SinkContext) -> None:  # noqa: B027 - optional hook
         """Called once before the first ``open``: connect to the target, check it, prepare statements."""

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from cdc.config import WorkerConfig
 from schemas.connect import Schema
 from schemas.converters.base import ConversionError, Converter
+from schemas.converters.connect_json import JsonConverter as ConnectJsonConverter
 from schemas.converters.factory import JSON, build_converter, canonical_converter_class
 from schemas.json_converter import JsonConverter
 from schemas.logical import to_structured
@@ -74,11 +75,12 @@ class StructuredConverter:
 def _converter(worker: WorkerConfig, is_key: bool) -> FastPathConverter:
     cls = worker.key_converter if is_key else worker.value_converter
     if canonical_converter_class(cls) == JSON:
-        # The fast path; schemas.enable and replace.null.with.default (applied when rows are built).
-        props = worker.converter_properties(is_key)
+        # The fast path: the properties read exactly as the structured JsonConverter reads them (configure), so
+        # both paths write the same bytes; replace.null.with.default is applied when rows are built.
+        structured = build_converter(cls, worker.converter_properties(is_key), is_key)
+        assert isinstance(structured, ConnectJsonConverter)
         return JsonConverter(
-            props.get("schemas.enable", "true") == "true",
-            props.get("replace.null.with.default", "true") == "true",
+            structured.schemas_enable, structured.replace_null_with_default, structured.numeric_decimals
         )
     return StructuredConverter(build_converter(cls, worker.converter_properties(is_key), is_key))
 

@@ -18,7 +18,7 @@ import functools
 import re
 import struct
 from collections.abc import Callable
-from decimal import Context, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import orjson
@@ -26,6 +26,7 @@ import orjson
 from cdc.capture.columns import ColumnType, identity
 from cdc.mysql.catalog import Column
 from schemas.connect import Field, Schema
+from schemas.converters.logical import EXACT, float32_value
 
 Converter = Callable[[Any], Any]
 
@@ -67,6 +68,10 @@ def _to_float(value: Any) -> float:
     return float(value)
 
 
+def _to_float32(value: Any) -> float:
+    return float32_value(float(value))
+
+
 def _to_str(value: Any) -> str:
     return value if isinstance(value, str) else value.decode("utf-8", "replace")
 
@@ -77,19 +82,16 @@ def _unscaled_bytes(unscaled: int) -> bytes:
     return unscaled.to_bytes(magnitude.bit_length() // 8 + 1, "big", signed=True)
 
 
-# MySQL DECIMAL has up to 65 digits; the default context (28 digits) would round them in quantize/scaleb.
-_EXACT = Context(prec=100)
-
-
 @functools.cache  # one converter per scale: cdc.mysql.row_decoder recognizes it by identity to fuse it
 def _decimal_bytes(scale: int) -> Converter:
     quantum = Decimal(1).scaleb(-scale)
 
     def convert(value: Any) -> bytes:
         d = value if value.__class__ is Decimal else Decimal(str(value))
+        # In an exact context: the default one rounds to 28 digits (DECIMAL(65,30) has 65).
         if d.as_tuple().exponent != -scale:
-            d = d.quantize(quantum, context=_EXACT)
-        unscaled = int(d.scaleb(scale, context=_EXACT))
+            d = d.quantize(quantum, context=EXACT)
+        unscaled = int(d.scaleb(scale, context=EXACT))
         magnitude = unscaled if unscaled >= 0 else ~unscaled
         return unscaled.to_bytes(magnitude.bit_length() // 8 + 1, "big", signed=True)
 
@@ -330,7 +332,8 @@ class MySqlTypeMapper:
         if kind in ("decimal", "numeric"):
             return self._decimal(c.precision or 10, c.scale or 0)
         if kind == "float":
-            return ColumnType(Schema("float32"), _to_float)
+            # The binlog holds a 4-byte float: written with its float32 digits (0.1), as Connect writes a Float.
+            return ColumnType(Schema("float32"), _to_float32)
         if kind in ("double", "real", "double precision"):
             return ColumnType(Schema("float64"), _to_float)
         if kind == "bit":

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Callable, Mapping
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import orjson
@@ -157,7 +159,7 @@ def _nonnull_encoder(schema: Schema, replace_null: bool, numeric_decimals: bool)
     if name == logical.DECIMAL:
         scale = logical.decimal_scale(schema.parameters)
         if numeric_decimals:
-            return lambda v: float(v) if not isinstance(v, (bytes, str)) else v
+            return partial(_numeric_decimal, scale)
         return lambda v: (
             base64.b64encode(logical.decimal_to_bytes(v, scale)).decode()
             if not isinstance(v, bytes)
@@ -211,8 +213,80 @@ _PY_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+def _numeric_decimal(scale: int, v: Any) -> Any:
+    """A Decimal as Connect's ``decimal.format=NUMERIC`` writes it: the exact number, digits as
+    ``BigDecimal.toString`` gives them (Python's ``str(Decimal)`` follows the same rules), never through a float.
+    Accepts the in-memory Decimal, the wire bytes, or a base64 string (a default kept in its JSON form)."""
+    if type(v) is not Decimal:
+        if isinstance(v, (bytes, bytearray)):
+            v = logical.bytes_to_decimal(bytes(v), scale)
+        elif isinstance(v, str):
+            try:
+                v = logical.bytes_to_decimal(binascii.a2b_base64(v, strict_mode=True), scale)
+            except (binascii.Error, ValueError) as exc:
+                raise ConversionError(f"Invalid bytes for Decimal field: {exc}") from None
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            v = Decimal(str(v))
+        elif not isinstance(v, Decimal):
+            raise ConversionError(f"Invalid type for Decimal, expected Decimal but was {type(v).__name__}")
+    if not v.is_finite():
+        raise ConversionError(f"Decimal {v} has no JSON number form")
+    return orjson.Fragment(str(v))
+
+
+def numeric_rewriter(schema: Schema) -> Encoder | None:
+    """For the sources' fast path with ``decimal.format=NUMERIC``: a function turning a wire-form payload of
+    ``schema`` (Decimal fields as unscaled bytes) into one whose Decimal fields are exact JSON numbers, everything
+    else untouched; None when ``schema`` holds no Decimal (then nothing changes)."""
+    if schema.name == logical.DECIMAL:
+        scale = logical.decimal_scale(schema.parameters)
+        return lambda v: v if v is None else _numeric_decimal(scale, v)
+    if schema.type == "struct":
+        subs = [(f.name, sub) for f in schema.fields if (sub := numeric_rewriter(f.schema)) is not None]
+        if not subs:
+            return None
+
+        def rewrite_struct(v: Any) -> Any:
+            if type(v) is not dict:
+                return v
+            out = dict(v)
+            for fname, sub in subs:
+                if fname in out:
+                    out[fname] = sub(out[fname])
+            return out
+
+        return rewrite_struct
+    if schema.type == "array" and schema.items is not None:
+        item = numeric_rewriter(schema.items)
+        if item is None:
+            return None
+        return lambda v: v if type(v) is not list else [item(x) for x in v]
+    if schema.type == "map" and schema.keys is not None and schema.items is not None:
+        key_sub, val_sub = numeric_rewriter(schema.keys), numeric_rewriter(schema.items)
+        if key_sub is None and val_sub is None:
+            return None
+        keys, values = key_sub or (lambda k: k), val_sub or (lambda x: x)
+        return lambda v: (
+            {k: values(x) for k, x in v.items()}
+            if type(v) is dict
+            else [[keys(k), values(x)] for k, x in v]
+            if type(v) is list
+            else v
+        )
+    return None
+
+
 def _primitive_checker(typ: str) -> Encoder:
     expected = _PY_TYPES[typ]
+    if typ == "float32":
+        float32_value = logical.float32_value
+
+        def check_float32(v: Any) -> Any:
+            if not isinstance(v, (float, int)) or isinstance(v, bool):
+                raise ConversionError(f"Invalid type for FLOAT32: {type(v).__name__}")
+            return float32_value(float(v))  # a Java Float: float32 digits, not the double's
+
+        return check_float32
 
     def check(v: Any) -> Any:
         if not isinstance(v, expected):
@@ -239,10 +313,30 @@ def schemaless_to_json(value: Any) -> Any:
 # JSON payload → Connect value
 
 
+class _InexactNumber(Exception):
+    """A Decimal field holds a JSON number with a fraction, which orjson read as a float: ``to_connect`` parses the
+    payload again with exact decimals (as Connect's USE_BIG_DECIMAL_FOR_FLOATS reader does) and decodes that."""
+
+
+def _exact_json(data: bytes | memoryview) -> Any:
+    """JSON with every non-integer number as an exact Decimal (the slow path of ``decimal.format=NUMERIC``)."""
+    try:
+        return json.loads(bytes(data), parse_float=Decimal)
+    except ValueError as exc:
+        raise ConversionError(
+            f"Converting byte[] to Kafka Connect data failed due to serialization error: {exc}"
+        ) from None
+
+
 def compile_decoder(schema: Schema, replace_null: bool) -> Encoder:
     """A function turning a JSON payload of ``schema`` into the Connect value (JsonConverter.convertToConnect)."""
     decode_nonnull = _nonnull_decoder(schema, replace_null)
-    default_value = None if schema.default is None else decode_nonnull(schema.default)
+    default_value = None
+    if schema.default is not None:
+        try:
+            default_value = decode_nonnull(schema.default)
+        except _InexactNumber:  # a NUMERIC Decimal default, parsed with the schema as a float
+            default_value = decode_nonnull(Decimal(repr(schema.default)))
     on_null = _null_handler(schema, replace_null, default_value)
 
     def decode(value: Any) -> Any:
@@ -266,7 +360,9 @@ def _nonnull_decoder(schema: Schema, replace_null: bool) -> Encoder:
                 except (binascii.Error, ValueError) as exc:
                     raise ConversionError(f"Invalid bytes for Decimal field: {exc}") from None
                 return Decimal(int_from_bytes(raw, "big", signed=True)).scaleb(-scale, exact)
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
+            if type(v) is float:
+                raise _InexactNumber  # decimal.format=NUMERIC: read the exact digits, never through a float
+            if isinstance(v, (int, Decimal)) and not isinstance(v, bool):
                 return logical.from_wire(logical.DECIMAL, None, v)
             raise ConversionError(f"Invalid type for Decimal: {type(v).__name__}")
 
@@ -320,6 +416,8 @@ def _nonnull_decoder(schema: Schema, replace_null: bool) -> Encoder:
     expected = _PY_TYPES[typ]
 
     def dec_primitive(v: Any) -> Any:
+        if type(v) is Decimal and typ in ("float32", "float64"):
+            return float(v)  # the payload was parsed again exactly for a NUMERIC Decimal elsewhere in it
         if not isinstance(v, expected) or (typ != "boolean" and isinstance(v, bool)):
             raise ConversionError(f"Invalid type for {typ.upper()}: {type(v).__name__}")
         return float(v) if typ in ("float32", "float64") else v  # type: ignore[arg-type]
@@ -483,7 +581,12 @@ class JsonConverter:
                     pass  # not exactly {"schema":…,"payload":…}: the full parse below reports it
                 else:
                     schema, decode = cached
-                    return schema, (payload if decode is None else decode(payload))
+                    if decode is None:
+                        return schema, payload
+                    try:
+                        return schema, decode(payload)
+                    except _InexactNumber:
+                        return schema, decode(_exact_json(memoryview(data)[end + 11 : -1]))
         try:
             doc = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
@@ -501,7 +604,10 @@ class JsonConverter:
         schema, decode = self._decoder_for(data, doc["schema"])
         if schema is None or decode is None:
             return None, doc["payload"]
-        return schema, decode(doc["payload"])
+        try:
+            return schema, decode(doc["payload"])
+        except _InexactNumber:
+            return schema, decode(_exact_json(data)["payload"])
 
     def _decoder_for(self, data: bytes, schema_node: Any) -> tuple[Schema | None, Encoder | None]:
         # The cache key is the schema's own bytes. A message written as {"schema":<S>,"payload":…} has <S> between

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import math
+import struct
 from typing import Any
 
 DECIMAL = "org.apache.kafka.connect.data.Decimal"
@@ -26,6 +28,30 @@ _MS = dt.timedelta(milliseconds=1)
 # Decimal arithmetic in the default context rounds to 28 digits; Connect decimals can be longer (numeric(38,10),
 # unconstrained numeric), so scaling uses a context wide enough to be exact.
 EXACT = decimal.Context(prec=10_000)
+_F32 = struct.Struct("<f")
+
+
+def float32_value(value: float) -> float:
+    """``value`` as Connect's JsonConverter writes a FLOAT32 (a ``java.lang.Float`` through Jackson): rounded to
+    float32, then the shortest decimal digits that read back as that float32 (``0.1f`` → ``0.1``, not the
+    ``0.10000000149011612`` its double widening prints). Returned as the Python float of those digits, which
+    orjson writes with exactly those digits."""
+    try:
+        single: float = _F32.unpack(_F32.pack(value))[0]
+    except OverflowError:  # beyond float32: left as given
+        return value
+    if single == 0 or not math.isfinite(single):
+        return single if single == 0 else value  # inf/nan: left as they were given
+    # Java (JDK 19+ Float.toString) never prints fewer than two digits: among two-digit decimals it takes the
+    # closest (1.4E-45, not 1E-45); one digit that is exact (0.1, 2.0) is the same number either way.
+    for digits in range(2, 10):  # 9 significant digits always identify a float32
+        shortest = float(f"{single:.{digits}g}")
+        try:
+            if _F32.unpack(_F32.pack(shortest))[0] == single:
+                return shortest
+        except OverflowError:  # rounded up past the largest float32
+            continue
+    return single
 
 
 def decimal_scale(parameters: dict[str, str] | None) -> int:

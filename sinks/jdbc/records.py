@@ -13,6 +13,7 @@ conversions they need and where the primary key comes from, so per record only a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -83,6 +84,9 @@ class Change:
     key: tuple[Any, ...] = ()
 
 
+# A route's fast path: (table, row plan, primary-key values of a row tuple); see ChangeMapper._routes.
+_Route = tuple[str, RowPlan, Callable[[tuple[Any, ...]], tuple[Any, ...]]]
+
 _ENVELOPE_SCHEMAS: dict[int, tuple[Schema, bool]] = {}
 
 
@@ -112,6 +116,10 @@ class ChangeMapper:
         self._tables: dict[tuple[str, str, str, str], str] = {}
         self._last_table: dict[str, str] = {}
         self._tables_by_topic: dict[str, str] = {}
+        # The common case resolved once per (topic, key schema, value schema): a Debezium envelope whose table name
+        # does not depend on the source block. Value: (key schema, value schema, fast path or None), the fast path
+        # being (table, plan of the 'after' row, function giving the primary-key values of a row tuple).
+        self._routes: dict[tuple[str, int, int], tuple[Schema | None, Schema | None, _Route | None]] = {}
 
     # -- table names ----------------------------------------------------------------------------------------------
 
@@ -145,6 +153,56 @@ class ChangeMapper:
     def change(self, record: ConnectRecord) -> Change | None:
         """The change ``record`` asks for, or None when it is to be skipped (e.g. a delete with
         ``delete.enabled=false``). ``ConversionError`` for a record this sink cannot write."""
+        value = record.value
+        # Fast path: a create/read/update event of a (topic, schemas) route seen before. Same result as _change.
+        key_schema, value_schema = record.key_schema, record.value_schema
+        entry = self._routes.get((record.topic, id(key_schema), id(value_schema)))
+        if entry is None or entry[0] is not key_schema or entry[1] is not value_schema:
+            entry = self._learn_route(record)
+        route = entry[2]
+        if route is not None and type(value) is dict:
+            op = value.get("op")
+            row = value.get("after")
+            if (op == "c" or op == "r" or op == "u") and type(row) is dict:
+                table, plan, pk_of = route
+                try:
+                    out = plan.extract(row, record.key, record)
+                except (ValueError, TypeError, KeyError, OverflowError, AttributeError) as exc:
+                    raise ConversionError(
+                        f"cannot convert the row for table {table}: {type(exc).__name__}: {exc}"
+                    ) from None
+                pk = pk_of(out)
+                if None in pk:
+                    raise ConversionError(f"primary key column(s) {', '.join(plan.pk)} must not be null")
+                return Change(table, "upsert", record, plan, out, pk)
+        return self._change(record)
+
+    def _learn_route(self, record: ConnectRecord) -> tuple[Schema | None, Schema | None, _Route | None]:
+        """Find and remember the fast path of ``record``'s route, if it has one (see ``_routes``)."""
+        key_schema, value_schema = record.key_schema, record.value_schema
+        route: _Route | None = None
+        if (
+            "${source." not in self.config.table_name_format
+            and value_schema is not None
+            and is_envelope(value_schema, record.value)
+        ):
+            row_schema = _field_schema(value_schema, "after")
+            if row_schema is not None and row_schema.type == "struct":
+                try:
+                    plan = self._plan(key_schema, row_schema)
+                except ConversionError:
+                    plan = None  # reported by the general path, record by record
+                if plan is not None:
+                    pk_index = plan.pk_index
+                    route = (self.table_name(record, None), plan, lambda out: tuple([out[i] for i in pk_index]))
+        if len(self._routes) > 1024:
+            self._routes.clear()
+        entry = (key_schema, value_schema, route)
+        self._routes[(record.topic, id(key_schema), id(value_schema))] = entry
+        return entry
+
+    def _change(self, record: ConnectRecord) -> Change | None:
+        """``change`` for any record (the general path)."""
         value = record.value
         if value is None:  # tombstone
             if not self.config.delete_enabled:

@@ -34,6 +34,10 @@ log = logging.getLogger("sinks.jdbc")
 class JdbcSinkTask(SinkTask):
     """Writes change events into tables of one database (see the module docstring)."""
 
+    # psycopg releases the GIL while PostgreSQL works (PyMySQL while it waits on the socket): the next batch
+    # converts meanwhile.
+    put_in_background = True
+
     def __init__(self, name: str, config: JdbcSinkConfig) -> None:
         self.name = name
         self.config = config

@@ -96,6 +96,55 @@ class RecordingTask(SinkTask):
         self.flushes += 1
 
 
+class BackgroundRecordingTask(RecordingTask):
+    """A RecordingTask whose put runs on the runtime's helper thread (``put_in_background``); it records hooks
+    that overlap (there must be none), puts that ran off the worker thread, and sleeps ``put_delay_s`` per put so
+    that the next batch is converted while one is being written."""
+
+    put_in_background = True
+
+    def __init__(self, reject: Any = None, fail_times: int = 0, put_delay_s: float = 0.0) -> None:
+        super().__init__(reject, fail_times)
+        self.put_delay_s = put_delay_s
+        self.overlaps: list[str] = []
+        self.background_puts = 0
+        self._busy = threading.Lock()
+
+    def _enter(self, hook: str) -> None:
+        if not self._busy.acquire(blocking=False):
+            self.overlaps.append(hook)
+            self._busy.acquire()
+
+    def open(self, partitions: Sequence[tuple[str, int]]) -> None:
+        self._enter("open")
+        try:
+            super().open(partitions)
+        finally:
+            self._busy.release()
+
+    def put(self, records: Sequence[ConnectRecord]) -> None:
+        self._enter("put")
+        try:
+            if records:
+                if threading.current_thread().name.startswith("sink-put"):
+                    self.background_puts += 1
+                time.sleep(self.put_delay_s)
+            super().put(records)
+        finally:
+            self._busy.release()
+
+    def flush(self) -> None:
+        self._enter("flush")
+        try:
+            super().flush()
+        finally:
+            self._busy.release()
+
+    def close(self, partitions: Sequence[tuple[str, int]]) -> None:
+        self._enter("close")
+        self._busy.release()
+
+
 class SinkThread:
     """The sink runtime in a background thread."""
 

@@ -28,15 +28,18 @@ COLUMNS = """
     c_date DATE, c_time3 TIME(3), c_time6 TIME(6), c_datetime DATETIME, c_datetime3 DATETIME(3),
     c_datetime6 DATETIME(6), c_timestamp TIMESTAMP NULL, c_timestamp6 TIMESTAMP(6) NULL, c_year YEAR,
     c_json JSON, c_enum ENUM('a','b','c'), c_set SET('x','y','z'), c_geometry GEOMETRY, c_point POINT,
-    c_null VARCHAR(5)
+    c_null VARCHAR(5), c_decimal65 DECIMAL(65,30)
 """
 VALUES = """
     -5, 255, -300, 65535, -8000000, 16777215, -2000000000, 4294967295, -9000000000000000000,
-    18446744073709551615, 1234.567, 1.5, 2.25, b'1', b'101000000001', TRUE, 'ab', 'hello', 'some text',
+    18446744073709551615, 1234.567, 0.1, 2.25, b'1', b'101000000001', TRUE, 'ab', 'hello', 'some text',
     'medium', 'ab', x'0102ff', x'deadbeef', '2024-02-29', '12:34:56.789', '-01:00:00.5', '2024-01-02 03:04:05',
     '2024-01-02 03:04:05.123', '2024-01-02 03:04:05.123456', '2024-01-02 03:04:05', '2024-01-02 03:04:05.5',
-    2024, '{"a": [1, 2.5]}', 'b', 'z,x', ST_GeomFromText('LINESTRING(0 0,1 1)'), POINT(1, 2), NULL
+    2024, '{"a": [1, 2.5]}', 'b', 'z,x', ST_GeomFromText('LINESTRING(0 0,1 1)'), POINT(1, 2), NULL,
+    12345678901234567890123456789012345.123456789012345678901234567890
 """
+# 65 digits: more than Python's default decimal context (28) keeps; the binlog FLOAT 0.1 is a float32 (0.1f).
+_DECIMAL65 = 12345678901234567890123456789012345_123456789012345678901234567890
 
 
 def _b64(data: bytes) -> str:
@@ -63,7 +66,8 @@ EXPECTED: dict[str, Any] = {
     "c_bigint": -9000000000000000000,
     "c_ubigint": -1,  # bigint.unsigned.handling.mode=long wraps, as in Debezium
     "c_decimal": _b64((1234567).to_bytes(3, "big", signed=True)),
-    "c_float": 1.5,
+    "c_float": 0.1,  # a Java Float's digits, not 0.10000000149011612 (the binlog's float32 widened)
+    "c_decimal65": _b64(_DECIMAL65.to_bytes(27, "big", signed=True)),
     "c_double": 2.25,
     "c_bit1": True,
     "c_bit12": _b64(bytes([0x01, 0x0A])),  # BitSet.toByteArray(): little-endian

@@ -14,6 +14,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from engine_helpers import REPO
 from sink_helpers import (
+    BackgroundRecordingTask,
     RecordingTask,
     SinkThread,
     create_topic,
@@ -257,13 +258,14 @@ def test_batches_are_bounded_and_paused_partitions_wait(kafka_broker: Any) -> No
         assert [r.key["id"] for r in task.records if r.partition == p] == list(ids)
 
 
-def test_a_rebalance_flushes_and_commits_the_revoked_partitions(kafka_broker: Any) -> None:
+@pytest.mark.parametrize("task_class", [RecordingTask, BackgroundRecordingTask])
+def test_a_rebalance_flushes_and_commits_the_revoked_partitions(kafka_broker: Any, task_class: type) -> None:
     bootstrap = kafka_broker.bootstrap_servers
     topic, name = unique("src"), unique("sink")
     create_topic(bootstrap, topic, partitions=4)
     for p in range(4):
         produce(bootstrap, topic, [(key(i), value(i)) for i in range(10)], partition=p)
-    first = RecordingTask()
+    first = task_class()
     # No periodic commit during the test: only the rebalance (and the final stop) commit.
     doc = sink_document(bootstrap, name, topics=topic, worker={"offset.flush.interval.ms": 600000})
     a = SinkThread(doc, first).start()
@@ -284,6 +286,43 @@ def test_a_rebalance_flushes_and_commits_the_revoked_partitions(kafka_broker: An
         a.stop()
         if b is not None:
             b.stop()
+    assert getattr(first, "overlaps", []) == []
+
+
+def test_background_puts_keep_order_retries_dead_letters_and_commit_after_the_write(kafka_broker: Any) -> None:
+    """put_in_background: the next batch converts while one is written; hooks never overlap, per-partition order,
+    a retriable failure of a background put is retried, a rejected record reaches the dead-letter topic, and the
+    offsets committed at the stop are those of what was written."""
+    bootstrap = kafka_broker.bootstrap_servers
+    topic, dlq, name = unique("src"), unique("dlq"), unique("sink")
+    create_topic(bootstrap, topic, partitions=3)
+    for p in range(3):
+        produce(bootstrap, topic, [(key(i), value(i)) for i in range(p * 100, p * 100 + 100)], partition=p)
+    task = BackgroundRecordingTask(reject=lambda r: r.key["id"] == 150, fail_times=2, put_delay_s=0.01)
+    doc = sink_document(
+        bootstrap,
+        name,
+        topics=topic,
+        **{
+            "consumer.override.max.poll.records": "9",
+            "errors.tolerance": "all",
+            "errors.deadletterqueue.topic.name": dlq,
+        },
+    )
+    sink = SinkThread(doc, task).start()
+    try:
+        wait_until(lambda: len(task.records) >= 299, what="299 records")
+    finally:
+        sink.stop()
+    assert sink.error is None
+    assert task.overlaps == []
+    assert task.background_puts > 10
+    for p in range(3):
+        expected = [i for i in range(p * 100, p * 100 + 100) if i != 150]
+        assert [r.key["id"] for r in task.records if r.partition == p] == expected
+    assert committed(bootstrap, f"connect-{name}", topic, 3) == [100, 100, 100]
+    (dead,) = read_messages(bootstrap, dlq)
+    assert dead.key() == key(150)
 
 
 class RejectsInFlush(RecordingTask):
