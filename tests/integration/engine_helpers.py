@@ -111,6 +111,16 @@ class EngineThread:
         self._thread.start()
         return self
 
+    @property
+    def running(self) -> bool:
+        """True while the runtime runs (it returns on its own when the source finishes or fails)."""
+        return self._thread.is_alive()
+
+    def wait_finished(self, timeout: float = 60) -> bool:
+        """Wait up to ``timeout`` for the runtime to return on its own; True when it did (see ``error``)."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
     def stop(self, timeout: float = 60) -> None:
         self.runtime.request_stop()
         self._thread.join(timeout)

@@ -104,7 +104,7 @@ def test_lost_schema_history_needs_recovery(
     # Point the connector at an empty history topic, as if the old one had been deleted.
     doc["config"]["schema.history.internal.kafka.topic"] = f"{doc['name']}.history-lost"
     engine = EngineThread(doc).start()
-    wait_for(lambda: engine.error is not None or not engine._thread.is_alive(), 60, what="the engine to stop")
+    wait_for(lambda: engine.error is not None or not engine.running, 60, what="the engine to stop")
     assert engine.error is not None and "snapshot.mode=recovery" in str(engine.error)
     run_sql(binlog_server, db, "INSERT INTO t VALUES (2, 2)")
     doc["config"]["snapshot.mode"] = "recovery"
@@ -153,7 +153,7 @@ def test_purged_binlog(binlog_server: MySQLFamilyServer, kafka_broker: Any, binl
 
     wait_for(purged, 30, interval=1.0, what=f"the binlogs before {current} to be purged")
     engine = EngineThread(doc).start()
-    wait_for(lambda: not engine._thread.is_alive(), 60, what="the engine to stop")
+    wait_for(lambda: not engine.running, 60, what="the engine to stop")
     assert engine.error is not None and "snapshot.mode=when_needed" in str(engine.error), engine.error
     doc["config"]["snapshot.mode"] = "when_needed"
     with EngineThread(doc):
@@ -217,10 +217,10 @@ def test_server_id_in_use(
             wait_for(reported, 60, what="a message naming database.server.id")
         finally:
             engine_b.runtime.request_stop()
-            engine_b._thread.join(60)
+            engine_b.wait_finished(60)
     finally:
         engine_a.runtime.request_stop()
-        engine_a._thread.join(60)
+        engine_a.wait_finished(60)
 
 
 def test_partial_json_update_stops_instead_of_dropping(
@@ -243,10 +243,10 @@ def test_partial_json_update_stops_instead_of_dropping(
                 cur.execute("UPDATE t SET j = JSON_SET(j, '$.a', 2) WHERE id = 1")
         finally:
             conn.close()
-        wait_for(lambda: not engine._thread.is_alive(), 60, what="the engine to stop")
+        wait_for(lambda: not engine.running, 60, what="the engine to stop")
         assert engine.error is not None and "binlog_row_value_options" in str(engine.error), engine.error
     finally:
-        if engine._thread.is_alive():
+        if engine.running:
             engine.stop()
     mysql_server.execute("SET GLOBAL binlog_row_value_options='PARTIAL_JSON'")
     try:

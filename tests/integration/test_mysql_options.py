@@ -191,8 +191,8 @@ def test_snapshot_mode_initial_only(binlog_server: MySQLFamilyServer, kafka_brok
     topic = f"{doc['name']}.{db}.t"
     for k in range(2):
         engine = EngineThread(doc).start()
-        engine._thread.join(60)  # the runtime returns once the source says it is finished
-        assert not engine._thread.is_alive(), "initial_only did not finish"
+        engine.wait_finished(60)  # the runtime returns once the source says it is finished
+        assert not engine.running, "initial_only did not finish"
         engine.stop()
         run_sql(binlog_server, db, f"INSERT INTO t VALUES ({3 + k})")  # never streamed
     time.sleep(1.0)

@@ -60,8 +60,7 @@ def _refused(server: MySQLFamilyServer, bootstrap: str, **props: Any) -> str:
     """Start a connector that must fail at start-up; its error message."""
     engine = EngineThread(mysql_document(server, bootstrap, DB, **props))
     engine.start()
-    engine._thread.join(60)
-    assert not engine._thread.is_alive(), "the connector kept retrying instead of failing"
+    assert engine.wait_finished(60), "the connector kept retrying instead of failing"
     assert isinstance(engine.error, CdcError), engine.error
     return str(engine.error)
 
