@@ -166,7 +166,7 @@ class E2E:
             self.profile.mkdir(parents=True, exist_ok=True)
             output = self.profile / f"{config['connector.class'].rsplit('.', 1)[-1]}-{name}.txt"
             spy = subprocess.Popen(
-                ["py-spy", "record", "--pid", str(engine.pid), "--format", "raw", "--rate", "200", "-o", str(output)],
+                [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(engine.pid), *PY_SPY, str(output)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
@@ -398,6 +398,7 @@ def bench_search(flavour: str, url: str, records: list[ConnectRecord], batch: in
 
 
 REPEAT = 3
+PY_SPY = ("--format", "raw", "--rate", "200", "-o")  # collapsed stacks, 200 samples/s
 # The stand-ins can take several seconds per bulk request on a loaded machine: give raw and sink the same, long
 # request timeout (the sink's default read.timeout.ms is Confluent's 3000) so that neither measures retries.
 TIMEOUT_S = 60

@@ -6,6 +6,7 @@ import datetime as dt
 import decimal
 from typing import Any
 
+import orjson
 import pytest
 from bson import Decimal128
 from pymongo import DeleteOne, ReplaceOne
@@ -210,12 +211,13 @@ class _FlakyBackend:
         self.failures = failures
         self.written: list[str] = []
 
-    def bulk(self, lines: list[dict[str, Any]]) -> dict[str, Any]:
+    def bulk(self, body: bytes) -> dict[str, Any]:
         from sinks.elasticsearch.backend import TransientError
 
         if self.failures:
             self.failures -= 1
             raise TransientError("connection refused (test)")
+        lines = [orjson.loads(line) for line in body.splitlines()]
         metas = [line["index"] for line in lines if "index" in line]
         self.written += [m["_id"] for m in metas]
         return {"errors": False, "items": [{"index": {"status": 201}} for _ in metas]}
