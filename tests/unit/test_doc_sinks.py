@@ -204,6 +204,18 @@ def test_bson_values() -> None:
     assert to_bson(micro, 1_000_999, temporal_dates=False) == 1_000_999
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["1.10", "-0.01", "0", "0.00", "-0", "99999999.99", "1E+5", "-5E-300", "1" * 34, "-" + "9" * 34 + "E-6176"],
+)
+def test_decimal128_fast_path_matches_bson(text: str) -> None:
+    from sinks.mongodb.bson_values import to_decimal128
+
+    value = decimal.Decimal(text)
+    assert to_decimal128(value).bid == Decimal128(value).bid
+    assert str(to_decimal128(value).to_decimal()) == str(value)
+
+
 class _FlakyBackend:
     """Fails the first ``failures`` bulk requests with a transient error, then acknowledges every item."""
 
