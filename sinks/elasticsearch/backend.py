@@ -9,6 +9,7 @@ with orjson: the clients' stdlib json was a large part of the sink's CPU time.
 
 from __future__ import annotations
 
+import ssl
 from typing import Any, Protocol
 
 import orjson
@@ -36,18 +37,47 @@ class SearchBackend(Protocol):
 
 
 def _tls(config: ElasticsearchSinkConfig) -> dict[str, Any]:
-    """The client's TLS options (the same names in elasticsearch-py and opensearch-py) from ``elastic.https.*``."""
+    """The client's TLS options (the same in elasticsearch-py and opensearch-py) from ``elastic.https.ssl.*``.
+
+    One ``ssl.SSLContext`` carries them all: the trust store (PEM CA certificates; the system's when none is
+    given), the key store (PEM certificate + private key, for mutual TLS) with ``elastic.https.ssl.key.password``
+    for an encrypted key, and the host name check (off when ``…endpoint.identification.algorithm`` is empty).
+
+    :raises BackendError: a PEM file that cannot be read (the config checked that it exists).
+    """
     if config.elastic_security_protocol != "ssl" and not any(u.startswith("https://") for u in config.urls):
         return {}
-    options: dict[str, Any] = {"verify_certs": True}
-    if config.ssl_truststore_location:
-        options["ca_certs"] = config.ssl_truststore_location
-    if config.ssl_keystore_location:
-        options["client_cert"] = config.ssl_keystore_location
-        options["client_key"] = config.ssl_keystore_location
+    try:
+        context = ssl.create_default_context(cafile=config.ssl_truststore_location)
+        if config.ssl_keystore_location:
+            password = config.ssl_key_password.get_secret_value() if config.ssl_key_password else None
+            context.load_cert_chain(config.ssl_keystore_location, password=password)
+    except (OSError, ssl.SSLError) as exc:
+        raise BackendError(f"cannot load the TLS trust/key store (elastic.https.ssl.*): {exc}") from None
+    options: dict[str, Any] = {"ssl_context": context}
     if not config.ssl_endpoint_identification_algorithm:
+        context.check_hostname = False
         options["ssl_assert_hostname"] = False
     return options
+
+
+def _tls_problem(exc: BaseException) -> BackendError | None:
+    """A certificate the client refuses is not going to change by retrying: a clear, fatal error."""
+    parts: list[BaseException] = [exc]
+    for part in parts:  # the SSL error hides behind the transport's wrapper exceptions
+        parts += [
+            e
+            for e in (*getattr(part, "errors", ()), part.__cause__, part.__context__)
+            if isinstance(e, BaseException) and e not in parts
+        ][: 8 - len(parts)]
+    text = " ".join(str(part) for part in parts)
+    if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+        reason = text[text.find("certificate verify failed") :].split("(_ssl")[0].strip(" )'\"")
+        return BackendError(
+            f"TLS: the server's certificate is not trusted ({reason}); check elastic.https.ssl.truststore.location "
+            "and the host name in connection.url"
+        )
+    return None
 
 
 def _auth(config: ElasticsearchSinkConfig) -> tuple[str, str] | None:
@@ -123,6 +153,8 @@ class ElasticsearchBackend(_Backend):
         try:
             return fn(*args, **kwargs)
         except (elasticsearch.ConnectionError, elasticsearch.ConnectionTimeout) as exc:
+            if problem := _tls_problem(exc):
+                raise problem from None
             raise TransientError(f"{type(exc).__name__}: {_short(exc)}") from None
         except elasticsearch.ApiError as exc:
             raise _classify(exc.meta.status, _short(exc)) from None
@@ -164,6 +196,8 @@ class OpenSearchBackend(_Backend):
         try:
             return fn(*args, **kwargs)
         except (opensearchpy.ConnectionError, opensearchpy.ConnectionTimeout) as exc:
+            if problem := _tls_problem(exc):
+                raise problem from None
             raise TransientError(f"{type(exc).__name__}: {_short(exc)}") from None
         except opensearchpy.TransportError as exc:
             raise _classify(exc.status_code, _short(exc)) from None

@@ -107,15 +107,11 @@ class ElasticsearchSinkTask(SinkTask):
     def start(self, context: SinkContext) -> None:
         """Connect and check the cluster answers (``RetriableError`` if not, ``FatalError`` if it refuses us)."""
         self._context = context
-        if self.flavour == "opensearch":
-            from sinks.elasticsearch.backend import OpenSearchBackend
+        from sinks.elasticsearch.backend import ElasticsearchBackend, OpenSearchBackend
 
-            self._backend = OpenSearchBackend(self.config)
-        else:
-            from sinks.elasticsearch.backend import ElasticsearchBackend
-
-            self._backend = ElasticsearchBackend(self.config)
         try:
+            backend = OpenSearchBackend if self.flavour == "opensearch" else ElasticsearchBackend
+            self._backend = backend(self.config)
             self._backend.ping()
         except TransientError as exc:
             raise RetriableError(f"{self.flavour} not reachable at {self.config.connection_url}: {exc}") from None

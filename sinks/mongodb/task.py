@@ -23,6 +23,7 @@ from typing import Any
 import pymongo
 from pymongo.errors import (
     BulkWriteError,
+    ConfigurationError,
     ConnectionFailure,
     ExecutionTimeout,
     OperationFailure,
@@ -30,7 +31,7 @@ from pymongo.errors import (
     WTimeoutError,
 )
 
-from cdc.errors import FatalError, RetriableError, SkippableRecordError
+from cdc.errors import ConfigError, FatalError, RetriableError, SkippableRecordError
 from schemas.record import ConnectRecord
 from sinks.mongodb.config import MongoSinkConfig
 from sinks.mongodb.documents import change_event_document, get_path, sink_document
@@ -68,16 +69,31 @@ class MongoSinkTask(SinkTask):
     # -- lifecycle ----------------------------------------------------------------------------------------------
 
     def start(self, context: SinkContext) -> None:
-        """Connect and check that the server answers (``RetriableError`` when it does not)."""
+        """Connect and check that the server answers.
+
+        :raises ConfigError: ``connection.uri`` cannot be used (bad syntax or option, a ``tlsCAFile`` that cannot
+            be read).
+        :raises FatalError: the server refuses us (authentication) or its TLS certificate is not trusted.
+        :raises RetriableError: the server does not answer (yet).
+        """
         self._context = context
-        self._client = pymongo.MongoClient(
-            self.config.connection_uri.get_secret_value(),
-            serverSelectionTimeoutMS=10_000,
-            appname=f"cdc-engine:{self.name}",
-        )
+        uri = self.config.connection_uri.get_secret_value()
+        options: dict[str, Any] = {"appname": f"cdc-engine:{self.name}"}
+        if "serverselectiontimeoutms" not in uri.lower():
+            options["serverSelectionTimeoutMS"] = 10_000
+        try:
+            self._client = pymongo.MongoClient(uri, **options)
+        except (ConfigurationError, OSError, ValueError) as exc:
+            # pymongo's messages name the option, never the password.
+            raise ConfigError([f"config.connection.uri: {_short(exc)}"]) from None
         try:
             self._client.admin.command("ping")
         except _TRANSIENT as exc:
+            if _untrusted_certificate(exc):
+                raise FatalError(
+                    "MongoDB TLS: the server's certificate is not trusted (certificate verify failed); check "
+                    "tlsCAFile (or tlsAllowInvalidHostnames) in connection.uri"
+                ) from None
             raise RetriableError(f"MongoDB not reachable: {type(exc).__name__}: {_short(exc)}") from None
         except OperationFailure as exc:
             raise FatalError(f"MongoDB refused the connection: {_short(exc)} (check connection.uri)") from None
@@ -223,6 +239,11 @@ def _acknowledged(result: dict[str, Any]) -> int:
     return int(
         result.get("nInserted", 0) + result.get("nUpserted", 0) + result.get("nMatched", 0) + result.get("nRemoved", 0)
     )
+
+
+def _untrusted_certificate(exc: BaseException) -> bool:
+    text = str(exc)
+    return "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text
 
 
 def _short(exc: BaseException) -> str:
