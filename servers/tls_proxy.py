@@ -6,11 +6,13 @@ elasticsearch-py / opensearch-py ``https://`` with ``elastic.https.ssl.truststor
 in front of them:
 
 - :func:`make_pki` writes a throwaway CA and a server certificate for ``127.0.0.1`` / ``localhost`` signed by it (PEM
-  files, generated with the ``cryptography`` package), plus a second, unrelated CA for "wrong CA" tests;
+  files, generated with the ``cryptography`` package), a client certificate with an encrypted key (mutual TLS), and
+  a second, unrelated CA for "wrong CA" tests;
 - :class:`TlsProxy` accepts TLS on a free loopback port and pipes the plaintext to the upstream server, both ways,
   one upstream connection per client connection. With ``basic_auth=(user, password)`` it reads the HTTP/1.1
   requests it forwards (head + ``Content-Length`` body) and answers a request without those credentials with
-  Elasticsearch's 401 ``security_exception``, as a secured cluster does; responses are piped unchanged.
+  Elasticsearch's 401 ``security_exception``, as a secured cluster does; responses are piped unchanged. With
+  ``require_client_cert`` it accepts only clients presenting a certificate signed by the CA (mutual TLS).
 
 Runs on an asyncio loop in a daemon thread; ``stop()`` is idempotent. Not a general proxy: no chunked request
 bodies (the Python clients send ``Content-Length``), no pipelining.
@@ -39,6 +41,8 @@ class Pki:
     server_cert: Path
     server_key: Path
     other_ca_cert: Path  # an unrelated CA: a trust store that must make the handshake fail
+    client_pem: Path  # a client certificate signed by the CA and its private key, encrypted with client_key_password
+    client_key_password: str
 
 
 def make_pki(directory: Path) -> Pki:
@@ -89,8 +93,35 @@ def make_pki(directory: Path) -> Pki:
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
+    client_key = ec.generate_private_key(ec.SECP256R1())
+    client_cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("cdc-engine sink"))
+        .issuer_name(ca_cert.subject)
+        .public_key(client_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     directory.mkdir(parents=True, exist_ok=True)
-    pki = Pki(directory / "ca.pem", directory / "server.pem", directory / "server-key.pem", directory / "other-ca.pem")
+    pki = Pki(
+        directory / "ca.pem",
+        directory / "server.pem",
+        directory / "server-key.pem",
+        directory / "other-ca.pem",
+        directory / "client.pem",
+        "client-key-pw",
+    )
+    pki.client_pem.write_bytes(
+        client_cert.public_bytes(serialization.Encoding.PEM)
+        + client_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(pki.client_key_password.encode()),
+        )
+    )
     pki.ca_cert.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     pki.other_ca_cert.write_bytes(other_cert.public_bytes(serialization.Encoding.PEM))
     pki.server_cert.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
@@ -118,11 +149,19 @@ class TlsProxy:
     """TLS on ``127.0.0.1:<port>`` → plaintext ``upstream_host:upstream_port`` (see the module docstring)."""
 
     def __init__(
-        self, upstream_host: str, upstream_port: int, pki: Pki, basic_auth: tuple[str, str] | None = None
+        self,
+        upstream_host: str,
+        upstream_port: int,
+        pki: Pki,
+        basic_auth: tuple[str, str] | None = None,
+        require_client_cert: bool = False,
     ) -> None:
         self._upstream = (upstream_host, upstream_port)
         self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._context.load_cert_chain(pki.server_cert, pki.server_key)
+        if require_client_cert:  # mutual TLS: only clients with a certificate signed by the CA get through
+            self._context.verify_mode = ssl.CERT_REQUIRED
+            self._context.load_verify_locations(pki.ca_cert)
         self._expected_auth = (
             b"Basic " + base64.b64encode(f"{basic_auth[0]}:{basic_auth[1]}".encode()) if basic_auth else None
         )
@@ -138,6 +177,11 @@ class TlsProxy:
     @property
     def host(self) -> str:
         return _LOOPBACK
+
+    @property
+    def upstream(self) -> tuple[str, int]:
+        """The plaintext server behind the proxy (for reading what the client wrote, bypassing TLS and auth)."""
+        return self._upstream
 
     def start(self) -> TlsProxy:
         """Listen on a free loopback port; returns once it accepts connections."""

@@ -10,7 +10,10 @@ demands HTTP basic auth and answers 401 ``security_exception`` like a secured cl
 - Elasticsearch / OpenSearch: ``https://`` URLs, ``elastic.security.protocol=SSL``,
   ``elastic.https.ssl.truststore.location`` (PEM) and ``connection.username``/``password`` write through the proxy;
   a wrong password (401) and a wrong CA fail at start with a clear FatalError that never shows the password;
-- the CLI (``cdc-engine start``) with a wrong CA exits 1 with one ``fatal:`` line and no traceback.
+- mutual TLS: a client certificate with an encrypted key (``tlsCertificateKeyFile`` + password in the URI,
+  ``elastic.https.ssl.keystore.location`` + ``elastic.https.ssl.key.password``) through a proxy that demands one;
+- the CLI (``cdc-engine start``) writes through TLS + basic auth without logging the password, and with a wrong
+  CA exits 1 with one ``fatal:`` line and no traceback.
 
 Runs only against the stand-ins (a real server given by URL has its own TLS set-up).
 """
@@ -29,7 +32,7 @@ import pymongo
 import pytest
 from docsink_records import change, row
 
-from cdc.errors import ConfigError, FatalError
+from cdc.errors import CdcError, ConfigError, FatalError
 from servers.tls_proxy import Pki, TlsProxy, make_pki
 
 HANDLER = "com.mongodb.kafka.connect.sink.cdc.debezium.rdbms.RdbmsHandler"
@@ -258,3 +261,111 @@ def test_cli_exits_with_one_fatal_line_on_an_untrusted_certificate(
     assert done.returncode == 1, output
     assert "fatal:" in output and "certificate is not trusted" in output, output
     assert "Traceback" not in output and PASSWORD not in output, output
+
+
+def test_mutual_tls_with_an_encrypted_client_key(
+    mongodb_server: Any, elasticsearch_server: Any, pki: Pki, sink_context: Any, unique: str
+) -> None:
+    """Client certificates: pymongo's ``tlsCertificateKeyFile`` + ``tlsCertificateKeyFilePassword`` in the URI, and
+    ``elastic.https.ssl.keystore.location`` + ``elastic.https.ssl.key.password`` (one PEM with the certificate and
+    the encrypted key), through a proxy that refuses clients without a certificate signed by the CA."""
+    _standin(mongodb_server)
+    _standin(elasticsearch_server)
+    url = urlparse(elasticsearch_server.url)
+    with (
+        TlsProxy(mongodb_server.host, mongodb_server.port, pki, require_client_cert=True).start() as mongo_proxy,
+        TlsProxy(url.hostname or "", url.port or 0, pki, (USER, PASSWORD), require_client_cert=True).start() as es,
+    ):
+        uri = (
+            _mongo_uri(mongo_proxy, pki.ca_cert)
+            + f"&tlsCertificateKeyFile={pki.client_pem}&tlsCertificateKeyFilePassword={pki.client_key_password}"
+        )
+        mongo_task = _mongo_task(uri, unique)
+        mongo_task.start(sink_context)
+        mongo_task.put([change("t", "c", 1, 100, 0, after=row(1))])
+        mongo_task.flush()
+        mongo_task.stop()
+        client: pymongo.MongoClient[dict[str, Any]]
+        with pymongo.MongoClient(uri) as client:
+            assert client.tls[unique].count_documents({}) == 1
+
+        topic = f"mtls_{unique}"
+        es_task = _search_task(
+            "elasticsearch",
+            es,
+            pki.ca_cert,
+            topics=topic,
+            **{
+                "elastic.https.ssl.keystore.location": str(pki.client_pem),
+                "elastic.https.ssl.keystore.type": "PEM",
+                "elastic.https.ssl.key.password": pki.client_key_password,
+            },
+        )
+        es_task.start(sink_context)
+        es_task.put([change(topic, "c", 1, 100, 0, after=row(1))])
+        es_task.flush()
+        es_task.stop()
+        assert es_task.written == 1 and not sink_context.reported
+
+        # Without its certificate the same client does not get through (the handshake is refused).
+        plain = _search_task("elasticsearch", es, pki.ca_cert, topics=topic, **{"read.timeout.ms": "2000"})
+        with pytest.raises(CdcError):
+            plain.start(sink_context)
+        plain.stop()
+
+
+def test_cli_writes_through_tls_and_basic_auth_without_logging_the_password(
+    search_tls: tuple[str, TlsProxy], pki: Pki, kafka_broker: Any, tmp_path: Path, unique: str
+) -> None:
+    """The issue's Elasticsearch config with TLS and credentials added, run by ``cdc-engine start``: the documents
+    arrive through the proxy (which refuses requests without the credentials) and the log never shows the
+    password."""
+    import time
+
+    from confluent_kafka import Producer
+    from docsink_records import Cluster
+
+    from servers.engine import EngineProcess
+
+    flavour, proxy = search_tls
+    if flavour != "elasticsearch":
+        pytest.skip("one CLI run is enough: both flavours share the connection code")
+    topic = f"users_{unique}"
+    producer = Producer({"bootstrap.servers": kafka_broker.bootstrap_servers})
+    for i in range(3):
+        producer.produce(topic, json.dumps({"name": f"user {i}"}).encode(), partition=0)
+    assert producer.flush(30) == 0
+    document = {
+        "name": f"es-tls-{unique}",
+        "config": {
+            "connector.class": "io.confluent.connect.elasticsearch.ElasticsearchSinkConnector",
+            "connection.url": f"https://localhost:{proxy.port}",
+            "elastic.security.protocol": "SSL",
+            "elastic.https.ssl.truststore.location": str(pki.ca_cert),
+            "elastic.https.ssl.truststore.type": "PEM",
+            "connection.username": USER,
+            "connection.password": PASSWORD,
+            "topics": topic,
+            "key.ignore": "true",
+            "schema.ignore": "true",
+            "tasks.max": "1",
+            "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+            "value.converter.schemas.enable": "false",
+        },
+        "worker": {"bootstrap.servers": kafka_broker.bootstrap_servers, "offset.flush.interval.ms": 500},
+    }
+    engine = EngineProcess(document, tmp_path).start()
+    cluster = Cluster("http://{}:{}".format(*proxy.upstream))  # read behind the proxy
+    connections = proxy.connections
+    try:
+        deadline = time.monotonic() + 90
+        while len(cluster.all_docs(topic) if cluster.get(topic)[0] == 200 else {}) < 3:
+            assert engine.proc is not None and engine.proc.poll() is None, engine.log()[-3000:]
+            assert time.monotonic() < deadline, engine.log()[-3000:]
+            time.sleep(0.3)
+        assert engine.terminate() == 0, engine.log()[-3000:]
+    finally:
+        engine.kill_if_running()
+    assert sorted(d["name"] for d in cluster.all_docs(topic).values()) == ["user 0", "user 1", "user 2"]
+    assert proxy.connections > connections  # the sink came through the TLS proxy
+    assert PASSWORD not in engine.log() and "Traceback" not in engine.log()
