@@ -56,4 +56,5 @@ bench-mysql: setup
 
 # N change events → MongoDB / Elasticsearch / OpenSearch sink tasks vs the same server's raw bulk write.
 bench-doc-sinks: setup
-	$(PYTHON) bench/doc_sinks.py
+	$(PYTHON) bench/doc_sinks.py --only mongodb,elasticsearch
+	$(PYTHON) bench/doc_sinks.py --only opensearch --events 20000  # osmem-server takes ~1,000 docs/s

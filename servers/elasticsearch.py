@@ -11,72 +11,43 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from servers.common import ServerStartError
-from servers.process import ProcessServer, http_ok
+from servers.search import ExternalSearch, SearchStandin, open_search
 
 ENV_ELASTICSEARCH_URL = "ELASTICSEARCH_URL"
+
+__all__ = [
+    "ENV_ELASTICSEARCH_URL",
+    "ElasticsearchUnavailableError",
+    "ExternalSearch",
+    "NoidaElasticsearch",
+    "open_elasticsearch",
+]
 
 
 class ElasticsearchUnavailableError(ServerStartError):
     """Neither ``ELASTICSEARCH_URL`` nor ``noida-db`` is available."""
 
 
-class ExternalSearch:
-    """A real cluster given by URL; not started or stopped here."""
-
-    is_standin = False
-
-    def __init__(self, url: str, description: str) -> None:
-        self.url = url
-        self.description = description
-
-    def start(self) -> ExternalSearch:
-        return self
-
-    def stop(self) -> None:
-        """Nothing to stop: the cluster is not ours."""
-
-
 def _find_noida() -> str | None:
-    import sys
-
     beside = Path(sys.executable).parent / "noida-db"
     if beside.is_file():
         return str(beside)
     return shutil.which("noida-db")
 
 
-class NoidaElasticsearch(ProcessServer):
+class NoidaElasticsearch(SearchStandin):
     """``noida-db`` serving only its Elasticsearch 8 API on a free loopback port, data in a temp dir."""
 
     label = "noida-db"
-    is_standin = True
     description = "noida-db (Elasticsearch 8 API stand-in, PyPI)"
 
-    def __init__(self, binary: str, base_tmpdir: str | os.PathLike[str] | None = None) -> None:
-        super().__init__(base_tmpdir)
-        self._binary = binary
-
     def command(self, port: int, tmpdir: Path) -> list[str]:
-        return [
-            self._binary,
-            "start",
-            "--data-dir",
-            str(tmpdir / "data"),
-            "--only",
-            "elasticsearch",
-            "--elasticsearch-port",
-            str(port),
-        ]
-
-    def ready(self) -> bool:
-        return http_ok(self.url)
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        data = str(tmpdir / "data")
+        return [self._binary, "start", "--data-dir", data, "--only", "elasticsearch", "--elasticsearch-port", str(port)]
 
 
 def open_elasticsearch(base_tmpdir: str | os.PathLike[str] | None = None) -> ExternalSearch | NoidaElasticsearch:
@@ -84,14 +55,12 @@ def open_elasticsearch(base_tmpdir: str | os.PathLike[str] | None = None) -> Ext
 
     :raises ElasticsearchUnavailableError: with the reason when neither is available.
     """
-    url = os.environ.get(ENV_ELASTICSEARCH_URL)
-    if url:
-        return ExternalSearch(url, "Elasticsearch (ELASTICSEARCH_URL)")
-    binary = _find_noida()
-    if binary is None:
-        raise ElasticsearchUnavailableError(
-            f"no Elasticsearch: set {ENV_ELASTICSEARCH_URL}, or install noida-db (pip install -e '.[dev]')"
-        )
-    server = NoidaElasticsearch(binary, base_tmpdir)
-    server.start()
-    return server
+    return open_search(
+        env=ENV_ELASTICSEARCH_URL,
+        kind="Elasticsearch",
+        find_binary=_find_noida,
+        standin=NoidaElasticsearch,
+        unavailable=ElasticsearchUnavailableError,
+        install_hint="install noida-db (pip install -e '.[dev]')",
+        base_tmpdir=base_tmpdir,
+    )

@@ -7,12 +7,12 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 from pathlib import Path
 
 from servers.common import ServerStartError
-from servers.elasticsearch import ExternalSearch
-from servers.process import ProcessServer, http_ok
+from servers.search import ExternalSearch, SearchStandin, open_search
 
 ENV_OPENSEARCH_URL = "OPENSEARCH_URL"
 
@@ -22,8 +22,6 @@ class OpenSearchUnavailableError(ServerStartError):
 
 
 def _find_osmem() -> str | None:
-    import importlib.util
-
     spec = importlib.util.find_spec("osmem_server")
     if spec is None or spec.origin is None:
         return None
@@ -37,26 +35,14 @@ def _find_osmem() -> str | None:
     return str(binary) if os.access(binary, os.X_OK) else None
 
 
-class OsmemOpenSearch(ProcessServer):
+class OsmemOpenSearch(SearchStandin):
     """``osmem-server`` on a free loopback port."""
 
     label = "osmem-server"
-    is_standin = True
     description = "osmem-server (OpenSearch API stand-in, PyPI)"
-
-    def __init__(self, binary: str, base_tmpdir: str | os.PathLike[str] | None = None) -> None:
-        super().__init__(base_tmpdir)
-        self._binary = binary
 
     def command(self, port: int, tmpdir: Path) -> list[str]:
         return [self._binary, "-addr", f"{self.host}:{port}", "-no-stdin-watch"]
-
-    def ready(self) -> bool:
-        return http_ok(self.url)
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
 
 def open_opensearch(base_tmpdir: str | os.PathLike[str] | None = None) -> ExternalSearch | OsmemOpenSearch:
@@ -64,14 +50,12 @@ def open_opensearch(base_tmpdir: str | os.PathLike[str] | None = None) -> Extern
 
     :raises OpenSearchUnavailableError: with the reason when neither is available.
     """
-    url = os.environ.get(ENV_OPENSEARCH_URL)
-    if url:
-        return ExternalSearch(url, "OpenSearch (OPENSEARCH_URL)")
-    binary = _find_osmem()
-    if binary is None:
-        raise OpenSearchUnavailableError(
-            f"no OpenSearch: set {ENV_OPENSEARCH_URL}, or install osmem-server (pip install -e '.[dev]')"
-        )
-    server = OsmemOpenSearch(binary, base_tmpdir)
-    server.start()
-    return server
+    return open_search(
+        env=ENV_OPENSEARCH_URL,
+        kind="OpenSearch",
+        find_binary=_find_osmem,
+        standin=OsmemOpenSearch,
+        unavailable=OpenSearchUnavailableError,
+        install_hint="install osmem-server (pip install -e '.[dev]')",
+        base_tmpdir=base_tmpdir,
+    )

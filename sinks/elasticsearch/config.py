@@ -7,6 +7,7 @@ store type); JKS/PKCS12 stores are a configuration error that says how to conver
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -197,6 +198,20 @@ class ElasticsearchSinkConfig(SinkConnectorConfig):
             problems.append("config.write.method: upsert cannot write to a data stream (append only)")
         if bool(raw.get("connection.username")) != bool(raw.get("connection.password")):
             problems.append("config.connection.username/connection.password: give both or neither")
+        tls = str(raw.get("elastic.security.protocol", "plaintext")).lower() == "ssl"
+        urls = [u.strip() for u in str(raw.get("connection.url", "")).split(",") if u.strip()]
+        if tls and any(u.startswith("http://") for u in urls):
+            # The Python clients would silently talk plaintext to an http:// URL.
+            problems.append("config.connection.url: elastic.security.protocol=SSL needs https:// URLs")
+        for store in ("truststore", "keystore"):
+            location = raw.get(f"elastic.https.ssl.{store}.location")
+            if location and not Path(str(location)).is_file():
+                problems.append(f"config.elastic.https.ssl.{store}.location: no such file: {location}")
+            elif location and not (tls or any(u.startswith("https://") for u in urls)):
+                # Confluent's validator: SSL configs need elastic.security.protocol=SSL.
+                problems.append(
+                    f"config.elastic.https.ssl.{store}.location: needs elastic.security.protocol=SSL (or https:// URLs)"
+                )
         return problems
 
 

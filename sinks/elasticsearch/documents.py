@@ -69,6 +69,25 @@ def _debezium(name: str, value: Any) -> tuple[bool, Any]:
     return False, None
 
 
+_PLAIN_SCHEMA_TYPES = frozenset({"boolean", "int8", "int16", "int32", "int64", "float32", "float64", "string"})
+_PLAIN_TYPES = frozenset({bool, int, float, str})
+_PLANS: dict[int, tuple[Schema, dict[str, tuple[Schema, bool]]]] = {}
+
+
+def _struct_plan(schema: Schema) -> dict[str, tuple[Schema, bool]]:
+    """``{field: (schema, plain)}`` of a struct schema, cached by identity (the converters hand out the same
+    Schema object for every record of a table). ``plain``: an unnamed primitive, whose bool/int/float/str values
+    are written as they are. Building this per record was a tenth of the sink's time."""
+    cached = _PLANS.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    plan = {f.name: (f.schema, f.schema.name is None and f.schema.type in _PLAIN_SCHEMA_TYPES) for f in schema.fields}
+    if len(_PLANS) >= 4096:
+        _PLANS.clear()
+    _PLANS[id(schema)] = (schema, plan)  # the schema is kept alive with its plan, so its id is not reused
+    return plan
+
+
 def to_json(schema: Schema | None, value: Any, compact_maps: bool = True) -> Any:
     """The JSON form of one Connect value (see the module docstring)."""
     if value is None:
@@ -94,8 +113,17 @@ def to_json(schema: Schema | None, value: Any, compact_maps: bool = True) -> Any
         return [to_json(items, v, compact_maps) for v in value]
     if isinstance(value, dict):
         if schema is not None and schema.type == "struct":
-            fields = {f.name: f.schema for f in schema.fields}
-            return {k: to_json(fields.get(k), v, compact_maps) for k, v in value.items()}
+            plan = _struct_plan(schema)
+            out: dict[str, Any] = {}
+            for k, v in value.items():
+                field = plan.get(k)
+                if field is None:
+                    out[k] = to_json(None, v, compact_maps)
+                elif v is None or (field[1] and type(v) in _PLAIN_TYPES):
+                    out[k] = v  # what to_json returns for them, without the call
+                else:
+                    out[k] = to_json(field[0], v, compact_maps)
+            return out
         if (
             schema is not None
             and schema.type == "map"

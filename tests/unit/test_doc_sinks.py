@@ -6,6 +6,7 @@ import datetime as dt
 import decimal
 from typing import Any
 
+import orjson
 import pytest
 from bson import Decimal128
 from pymongo import DeleteOne, ReplaceOne
@@ -203,6 +204,18 @@ def test_bson_values() -> None:
     assert to_bson(micro, 1_000_999, temporal_dates=False) == 1_000_999
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["1.10", "-0.01", "0", "0.00", "-0", "99999999.99", "1E+5", "-5E-300", "1" * 34, "-" + "9" * 34 + "E-6176"],
+)
+def test_decimal128_fast_path_matches_bson(text: str) -> None:
+    from sinks.mongodb.bson_values import to_decimal128
+
+    value = decimal.Decimal(text)
+    assert to_decimal128(value).bid == Decimal128(value).bid
+    assert str(to_decimal128(value).to_decimal()) == str(value)
+
+
 class _FlakyBackend:
     """Fails the first ``failures`` bulk requests with a transient error, then acknowledges every item."""
 
@@ -210,12 +223,13 @@ class _FlakyBackend:
         self.failures = failures
         self.written: list[str] = []
 
-    def bulk(self, lines: list[dict[str, Any]]) -> dict[str, Any]:
+    def bulk(self, body: bytes) -> dict[str, Any]:
         from sinks.elasticsearch.backend import TransientError
 
         if self.failures:
             self.failures -= 1
             raise TransientError("connection refused (test)")
+        lines = [orjson.loads(line) for line in body.splitlines()]
         metas = [line["index"] for line in lines if "index" in line]
         self.written += [m["_id"] for m in metas]
         return {"errors": False, "items": [{"index": {"status": 201}} for _ in metas]}

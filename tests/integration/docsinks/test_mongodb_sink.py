@@ -86,6 +86,7 @@ def test_int64_stays_bson_long(mongodb_server: Any, mongo: Any, sink_context: An
         mongodb_server, sink_context, database=f"db{unique}", topics=topic, **{"change.data.capture.handler": HANDLER}
     )
     task.put([change(topic, "c", 1, 100, 0, after=row(1, qty=5))])
+    task.flush()  # the writes run on the writer thread until flush (or the next put)
     raw_options = mongo.codec_options.with_options(document_class=RawBSONDocument)
     raw = mongo.get_database(f"db{unique}", codec_options=raw_options)[topic].find_one({"_id": {"id": 1}})
     assert raw is not None
@@ -113,6 +114,7 @@ def test_poison_records_are_reported_and_the_rest_written(
             change(topic, "c", 5, 140, 4, after=row(5)),
         ]
     )
+    task.flush()  # the writes run on the writer thread until flush (or the next put)
     assert sorted(d["_id"]["id"] for d in mongo[f"db{unique}"][topic].find()) == [1, 5]
     reported = {r.kafka_offset: str(e) for r, e in sink_context.reported}
     assert set(reported) == {1, 2, 3}
@@ -138,6 +140,7 @@ def test_server_rejections_are_reported_and_ordered_batch_continues(
     )
     records = [ConnectRecord(topic, None, None, None, {"_id": i % 3, "n": i}, 0, kafka_offset=i) for i in range(5)]
     task.put(records)
+    task.flush()  # the writes run on the writer thread until flush (or the next put)
     docs = sorted(mongo[f"db{unique}"][topic].find(), key=lambda d: d["_id"])
     assert [(d["_id"], d["n"]) for d in docs] == [(0, 0), (1, 1), (2, 2)]
     reported = [(r.kafka_offset, str(e)) for r, e in sink_context.reported]
@@ -175,6 +178,7 @@ def test_quickstart_config_runs_unchanged(mongodb_server: Any, mongo: Any, sink_
     mongo.quickstart.topicData.delete_many({})
     rides = [{"ride_id": i, "fare": 10.5 + i, "zone": {"pickup": "JFK"}} for i in range(3)]
     task.put([ConnectRecord("taxi", None, None, None, r, 0, kafka_offset=i) for i, r in enumerate(rides)])
+    task.flush()  # the writes run on the writer thread until flush (or the next put)
     docs = list(mongo.quickstart.topicData.find().sort("ride_id"))
     assert [d["ride_id"] for d in docs] == [0, 1, 2]
     assert all(isinstance(d["_id"], ObjectId) for d in docs)
@@ -237,6 +241,7 @@ def test_id_strategies_write_models_and_overrides(mongodb_server: Any, mongo: An
             rec("t5", None, {"a": 5, "b": "routed", "c": 5}, 0),
         ]
     )
+    task.flush()  # the writes run on the writer thread until flush (or the next put)
     assert sink_context.reported == []
     assert [d["_id"] for d in mongo[db].t1.find()] == ["k2"]
     t2 = list(mongo[db].t2.find())
@@ -293,6 +298,7 @@ def test_version_guard_never_replaces_a_newer_document(mongodb_server: Any, mong
     )
     coll = mongo[f"db{unique}"][topic]
     task.put([change(topic, "u", 1, 300, 9, after=row(1, name="newest"), partition=1)])
+    task.flush()  # the writes run on the writer thread until flush (or the next put)
     task.put(
         [
             change(topic, "c", 1, 100, 0, after=row(1, name="oldest")),
@@ -301,10 +307,48 @@ def test_version_guard_never_replaces_a_newer_document(mongodb_server: Any, mong
             change(topic, "c", 2, 260, 3, after=row(2)),
         ]
     )
+    task.flush()  # the writes run on the writer thread until flush (or the next put)
     docs = {d["_id"]["id"]: d for d in coll.find()}
     assert docs[1]["name"] == "newest" and docs[1]["_cdc_version"] == 300
     assert sorted(docs) == [1, 2]
     task.put([change(topic, "d", 1, 400, 4, before=row(1))])
+    task.flush()  # the writes run on the writer thread until flush (or the next put)
     assert sorted(d["_id"]["id"] for d in coll.find()) == [2]
     assert sink_context.reported == []
+    task.stop()
+
+
+def test_writes_in_flight_that_fail_are_written_by_the_next_call(
+    mongodb_server: Any, mongo: Any, sink_context: Any, unique: str, monkeypatch: pytest.MonkeyPatch
+):
+    """put hands its bulk writes to the writer thread. When they fail transiently (after the task's own retries)
+    the next put raises RetriableError without losing them or reporting anything twice; the runtime then calls
+    put again with the same records, which writes the failed batch first, then its own."""
+    from cdc.errors import RetriableError
+
+    topic = f"inflight_{unique}"
+    task = make_task(
+        mongodb_server, sink_context, database=f"db{unique}", topics=topic, **{"change.data.capture.handler": HANDLER}
+    )
+    real = MongoSinkTask._bulk_write
+    failures = [1]
+
+    def flaky(self: MongoSinkTask, *args: Any) -> None:
+        if failures[0]:
+            failures[0] -= 1
+            raise RetriableError("MongoDB write failed after 2 attempt(s): AutoReconnect (test)")
+        real(self, *args)
+
+    monkeypatch.setattr(MongoSinkTask, "_bulk_write", flaky)
+    poison = change(topic, "x", 9, 190, 9, after=row(9))  # reported once, whatever the retries
+    first = [change(topic, "c", 1, 100, 0, after=row(1)), change(topic, "c", 2, 110, 1, after=row(2))]
+    second = [change(topic, "u", 1, 120, 2, after=row(1, name="later")), poison]
+    task.put(first)  # its writes fail on the writer thread
+    with pytest.raises(RetriableError):
+        task.put(second)
+    task.put(second)  # the runtime's retry: the first batch, then the second, in order
+    task.flush()
+    docs = {d["_id"]["id"]: d["name"] for d in mongo[f"db{unique}"][topic].find()}
+    assert docs == {1: "later", 2: "widget"}
+    assert [r.kafka_offset for r, _ in sink_context.reported] == [9]
     task.stop()
