@@ -325,7 +325,7 @@ class DebeziumWorker(_LocalServer):
         self.wait_logged("Starting streaming", connectors, timeout)
 
 
-def _render(raw: bytes | None) -> Any:
+def render(raw: bytes | None) -> Any:
     """A key, value or header as JSON where it parses, else its text, or ``{"base64": …}`` when not UTF-8."""
     if raw is None:
         return None
@@ -347,7 +347,7 @@ def _headers(msg: Any) -> list[tuple[str, bytes | None]]:
 def read_prefix(bootstrap_servers: str, prefix: str, timeout_s: float = 60) -> dict[str, list[dict[str, Any]]]:
     """Every record of the topics named ``prefix`` or ``prefix.*``, read to their ends: topic → records in
     (partition, offset) order, each ``{"partition", "offset", "key", "value", "headers"}`` with keys, values and
-    header values rendered by :func:`_render` (what the differential tests compare)."""
+    header values rendered by :func:`render` (what the differential tests compare)."""
     from cdc.kafka.reading import end_reading_consumer, messages_to_end
 
     consumer = end_reading_consumer(bootstrap_servers, "debezium-dump")
@@ -360,9 +360,9 @@ def read_prefix(bootstrap_servers: str, prefix: str, timeout_s: float = 60) -> d
                 {
                     "partition": msg.partition(),
                     "offset": msg.offset(),
-                    "key": _render(msg.key()),
-                    "value": _render(msg.value()),
-                    "headers": [[k, _render(v)] for k, v in _headers(msg)],
+                    "key": render(msg.key()),
+                    "value": render(msg.value()),
+                    "headers": [[k, render(v)] for k, v in _headers(msg)],
                 }
                 for msg in messages_to_end(consumer, topic, starts, timeout_s)
             ]

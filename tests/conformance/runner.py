@@ -16,7 +16,6 @@ Debezium cannot run here (the reason is printed).
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import sys
 import tempfile
@@ -43,22 +42,9 @@ from cdc.errors import ConfigError  # noqa: E402
 from cdc.kafka.reading import end_reading_consumer, messages_to_end  # noqa: E402
 from cdc.runtime import ConnectorRuntime  # noqa: E402
 from servers import open_kafka, open_postgres  # noqa: E402
-from servers.debezium import DebeziumWorker, unavailable_reason  # noqa: E402
+from servers.debezium import DebeziumWorker, render, unavailable_reason  # noqa: E402
 
 DBNAME = "conformance"
-
-
-def _decode(raw: bytes | None) -> Any:
-    if raw is None:
-        return None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return {"base64": base64.b64encode(raw).decode()}
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 def dump(bootstrap: str, prefix: str) -> list[Record]:
@@ -76,8 +62,8 @@ def dump(bootstrap: str, prefix: str) -> list[Record]:
                 records.append(
                     {
                         "topic": topic,
-                        "key": _decode(msg.key()),
-                        "value": _decode(msg.value()),
+                        "key": render(msg.key()),
+                        "value": render(msg.value()),
                         # Header values as text: their exact bytes are part of the comparison.
                         "headers": [[k, None if v is None else v.decode("utf-8", "replace")] for k, v in headers],
                     }

@@ -18,22 +18,23 @@ from mysql_helpers import mysql_document, run_sql
 
 from cdc.errors import CdcError
 from servers import MariaDBServer, MySQLFamilyServer
-from servers.tls import Certificates, make_certificates, mysql_tls_args
+from servers.tls import Pki, make_pki, mysql_tls_args
 
 DB = "tls"
 
 
 @pytest.fixture(scope="module")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Certificates, Certificates]:
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     """The server's certificates, and a second, unrelated CA (a truststore that must not be accepted)."""
-    base = tmp_path_factory.mktemp("tls")
-    return make_certificates(base / "server"), make_certificates(base / "other", subject="unrelated")
+    pki = make_pki(tmp_path_factory.mktemp("tls"))
+    pki.server_key.chmod(0o644)  # the server may run as another user than the one that made the files
+    return pki
 
 
 @pytest.fixture(scope="module")
-def tls_mariadb(tls_files: tuple[Certificates, Certificates]) -> Iterator[MySQLFamilyServer]:
+def tls_mariadb(tls_files: Pki) -> Iterator[MySQLFamilyServer]:
     server = MariaDBServer()
-    server.start(mysql_tls_args(tls_files[0]))
+    server.start(mysql_tls_args(tls_files))
     try:
         have_ssl = server.execute("SHOW GLOBAL VARIABLES LIKE 'have_ssl'")
         assert have_ssl and have_ssl[0][1] == "YES", have_ssl
@@ -66,15 +67,15 @@ def _refused(server: MySQLFamilyServer, bootstrap: str, **props: Any) -> str:
 
 
 def test_tls_modes_against_mariadb(
-    tls_mariadb: MySQLFamilyServer, tls_files: tuple[Certificates, Certificates], kafka_broker: Any, tmp_path: Path
+    tls_mariadb: MySQLFamilyServer, tls_files: Pki, kafka_broker: Any, tmp_path: Path
 ) -> None:
     server, bootstrap = tls_mariadb, kafka_broker.bootstrap_servers
-    certs, other = tls_files
+    pki = tls_files
     accepts_before = int(server.execute("SHOW GLOBAL STATUS LIKE 'Ssl_accepts'")[0][1])
     # required: TLS without checking the certificate.
     assert _capture(server, bootstrap, 2, **{"database.ssl.mode": "required"}) == [("c", 2), ("r", 1)]
     # verify_identity with the CA as a PEM truststore: the certificate names 127.0.0.1 / localhost.
-    props = {"database.ssl.mode": "verify_identity", "database.ssl.truststore": str(certs.ca)}
+    props = {"database.ssl.mode": "verify_identity", "database.ssl.truststore": str(pki.ca_cert)}
     assert _capture(server, bootstrap, 3, **props) == [("c", 3), ("r", 1), ("r", 2)]
     # verify_ca with a PKCS#12 truststore made by Java's keytool (what Debezium users have).
     if shutil.which("keytool"):
@@ -87,7 +88,7 @@ def test_tls_modes_against_mariadb(
                 "-alias",
                 "ca",
                 "-file",
-                str(certs.ca),
+                str(pki.ca_cert),
                 "-keystore",
                 str(store),
                 "-storetype",
@@ -106,7 +107,7 @@ def test_tls_modes_against_mariadb(
         assert _capture(server, bootstrap, 4, **props) == [("c", 4), ("r", 1), ("r", 2), ("r", 3)]
     assert int(server.execute("SHOW GLOBAL STATUS LIKE 'Ssl_accepts'")[0][1]) > accepts_before
     # An untrusted CA, and the system CAs (no truststore), are refused at once (fatal, not retried).
-    props = {"database.ssl.mode": "verify_ca", "database.ssl.truststore": str(other.ca)}
+    props = {"database.ssl.mode": "verify_ca", "database.ssl.truststore": str(pki.other_ca_cert)}
     assert "TLS failed" in _refused(server, bootstrap, **props)
     assert "TLS failed" in _refused(server, bootstrap, **{"database.ssl.mode": "verify_identity"})
     # disabled: plain TCP, which this server refuses for a REQUIRE SSL user.

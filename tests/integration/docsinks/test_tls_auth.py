@@ -33,7 +33,8 @@ import pytest
 from docsink_records import change, row
 
 from cdc.errors import CdcError, ConfigError, FatalError
-from servers.tls_proxy import Pki, TlsProxy, make_pki
+from servers.tls import Pki, make_pki
+from servers.tls_proxy import TlsProxy
 
 HANDLER = "com.mongodb.kafka.connect.sink.cdc.debezium.rdbms.RdbmsHandler"
 USER, PASSWORD = "elastic", "s3cret-Pa55"
@@ -229,12 +230,11 @@ def test_search_tls_config_problems_are_reported_together(tmp_path: Path) -> Non
     assert "needs https:// URLs" in text and "no such file" in text and "use PEM files" in text
 
 
+@pytest.mark.parametrize("search_tls", ["elasticsearch"], indirect=True)  # one CLI run: the error path is shared
 def test_cli_exits_with_one_fatal_line_on_an_untrusted_certificate(
     search_tls: tuple[str, TlsProxy], pki: Pki, kafka_broker: Any, tmp_path: Path
 ) -> None:
-    flavour, proxy = search_tls
-    if flavour != "elasticsearch":
-        pytest.skip("one CLI run is enough: the error path is shared")
+    _flavour, proxy = search_tls
     document = {
         "name": "es-untrusted",
         "config": {
@@ -314,6 +314,7 @@ def test_mutual_tls_with_an_encrypted_client_key(
         plain.stop()
 
 
+@pytest.mark.parametrize("search_tls", ["elasticsearch"], indirect=True)  # one CLI run: shared connection code
 def test_cli_writes_through_tls_and_basic_auth_without_logging_the_password(
     search_tls: tuple[str, TlsProxy], pki: Pki, kafka_broker: Any, tmp_path: Path, unique: str
 ) -> None:
@@ -327,9 +328,7 @@ def test_cli_writes_through_tls_and_basic_auth_without_logging_the_password(
 
     from servers.engine import EngineProcess
 
-    flavour, proxy = search_tls
-    if flavour != "elasticsearch":
-        pytest.skip("one CLI run is enough: both flavours share the connection code")
+    _flavour, proxy = search_tls
     topic = f"users_{unique}"
     producer = Producer({"bootstrap.servers": kafka_broker.bootstrap_servers})
     for i in range(3):
