@@ -423,6 +423,7 @@ class Engine:
         partitions: int,
         worker_props: dict[str, str],
         meter: CpuMeter,
+        connector_props: dict[str, str] | None = None,
     ):
         self.meter = meter
         self.name = f"bench_{uuid.uuid4().hex[:6]}"
@@ -446,6 +447,7 @@ class Engine:
                 "publication.autocreate.mode": "disabled",
                 "table.include.list": f"public.{TABLE}",
                 "snapshot.mode": "never",
+                **(connector_props or {}),
             },
             "worker": {"bootstrap.servers": bootstrap, "offset.storage.partitions": 1, **worker_props},
         }
@@ -739,6 +741,13 @@ def main() -> int:
         metavar="KEY=VALUE",
         help="extra engine worker property, e.g. producer.compression.type=lz4",
     )
+    parser.add_argument(
+        "--connector-property",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra engine connector property, e.g. extended.headers.enabled=false",
+    )
     parser.add_argument("--profile", type=Path, metavar="DIR", help="also run py-spy on one extra engine run")
     parser.add_argument("--profile-idle", action="store_true", help="include idle (waiting) samples in the profile")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the results as JSON")
@@ -747,6 +756,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     worker_props = dict(item.split("=", 1) for item in args.worker_property)
+    connector_props = dict(item.split("=", 1) for item in args.connector_property)
 
     bindir = find_postgres_bindir()
     workdir = Path(tempfile.mkdtemp(prefix="cdc-bench-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None))
@@ -759,7 +769,7 @@ def main() -> int:
         db = Database(pg)
         db.setup()
         meter = CpuMeter(pg, broker)
-        engine = Engine(db, broker.bootstrap_servers, workdir, args.partitions, worker_props, meter)
+        engine = Engine(db, broker.bootstrap_servers, workdir, args.partitions, worker_props, meter, connector_props)
         try:
             # pg_recvlogical first: the engine's slot does not exist yet, so the engine neither competes for CPU
             # nor sees these rows. Each kind starts with an unmeasured 1000-row warm-up transaction (Relation
