@@ -77,8 +77,11 @@ def test_mysql_sample_snapshots_on_a_real_server(
         config["config"]["connector.class"] = "io.debezium.connector.mariadb.MariaDbConnector"
     config["name"] = prefix
     config["worker"]["bootstrap.servers"] = kafka_broker.bootstrap_servers
-    with EngineThread(config):
-        customers = wait_for_records(kafka_broker.bootstrap_servers, f"{prefix}.{database}.customers", 3, 60)
-        wait_for_records(kafka_broker.bootstrap_servers, f"{prefix}.{database}.products", 3, 30)
-        wait_for_records(kafka_broker.bootstrap_servers, f"{prefix}.{database}.orders", 2, 30)
+    try:
+        with EngineThread(config):
+            customers = wait_for_records(kafka_broker.bootstrap_servers, f"{prefix}.{database}.customers", 3, 60)
+            wait_for_records(kafka_broker.bootstrap_servers, f"{prefix}.{database}.products", 3, 30)
+            wait_for_records(kafka_broker.bootstrap_servers, f"{prefix}.{database}.orders", 2, 30)
+    finally:
+        binlog_server.drop_database(database)
     assert len(customers) == 3
