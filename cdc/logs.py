@@ -20,7 +20,7 @@ class _TaskFilter(logging.Filter):
     """Stamps every record with the task index: ``task-1`` before the logger name in text, ``"task": 1`` in JSON."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.task = _task  # type: ignore[attr-defined]  # a LogRecord carries extra attributes
+        record.task = _task
         return True
 
 
@@ -32,8 +32,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        if getattr(record, "task", None) is not None:
-            out["task"] = record.task
+        task = getattr(record, "task", None)
+        if task is not None:
+            out["task"] = task
         out.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD_ATTRS})
         if record.exc_info:
             out["traceback"] = self.formatException(record.exc_info)
