@@ -14,7 +14,7 @@ from typing import Any
 import psutil
 from engine_helpers import EngineThread, connector_document, execute, wait_streaming
 from jdbc_helpers import SOURCE_DDL, insert_rows, table_rows
-from sink_helpers import wait_until
+from sink_helpers import create_topic, sink_document, unique, wait_until
 from test_jdbc_sink_pg import _count, sink_config, target_db, wait_equal
 
 from servers.engine import EngineProcess
@@ -86,7 +86,8 @@ def test_a_killed_child_task_loses_nothing(
             wait_until(lambda: len(_children(sink)) == 1, 30, "the child task process")
             child = _children(sink)[0]
             sink.wait_logged("task-1 sinks.runtime: partitions assigned", 60)
-            wait_until(lambda: _count(target_db["dsn"]) > 300, 90, "the first rows in the target")
+            # Task 0 owns about half of the 3000 keys: beyond 1800 rows task 1 has written some of its own.
+            wait_until(lambda: _count(target_db["dsn"]) > 1800, 90, "rows from both tasks in the target")
             child.kill()  # SIGKILL mid-run: no flush, no commit, no leave-group
             assert table_rows(target_db["dsn"], "items") != table_rows(source_dsn, "items")  # really mid-way
             sink.wait_logged("task-1 FAILED (killed by SIGKILL)", 30)
@@ -99,3 +100,20 @@ def test_a_killed_child_task_loses_nothing(
     log = sink.log()
     assert "connector stopped; failed task(s): task-1" in log, log[-3000:]
     assert "task-0 sinks.runtime" in log and "stopped cleanly" in log
+
+
+def test_children_die_with_a_killed_parent(kafka_broker: Any, tmp_path: Path) -> None:
+    """No orphan: SIGKILL of the parent makes each child stop (PR_SET_PDEATHSIG delivers SIGTERM to it)."""
+    topic = unique("tasks")
+    create_topic(kafka_broker.bootstrap_servers, topic, partitions=2)
+    doc = sink_document(kafka_broker.bootstrap_servers, unique("discard"), topics=topic, **{"tasks.max": "3"})
+    sink = EngineProcess(doc, tmp_path).start()
+    try:
+        wait_until(lambda: len(_children(sink)) == 2, 30, "two child task processes")
+        child_pids = [p.pid for p in _children(sink)]
+        sink.wait_logged("task-2 sinks.runtime: sink", 30)
+        sink.kill()
+        wait_until(lambda: _gone(child_pids), 30, "the children to exit after their parent was killed")
+    finally:
+        sink.kill_if_running()
+    assert sink.log().count("stopped cleanly") >= 2, sink.log()[-3000:]  # each child flushed and committed
