@@ -17,7 +17,8 @@ in one run:
 
 Prints rows/s for each and the sink/COPY ratios (target: insert >= 0.5 x raw COPY), and the CPU time this process
 used over the same interval (all its threads: consumer, converters, the sink's write; not the PostgreSQL server's):
-on a shared machine the wall-clock figures move with the other load, CPU µs per row much less.
+on a shared machine the wall-clock figures move with the other load, CPU µs per row much less. ``cores`` is that CPU
+time over the elapsed time: how many cores the sink actually got.
 
 ``--tasks N`` runs the two JDBC sinks as ``cdc-engine start`` with ``tasks.max=N`` instead (N worker processes,
 docs/sink-workers.md): timed from the first row visible in the target table to the N-th (the table's count is
@@ -307,6 +308,9 @@ def run_sink_process(
             code = engine.terminate()
             if code != 0:
                 raise RuntimeError(f"sink exited with {code}:\n{engine.log()[-3000:]}")
+            for line in engine.log().splitlines():  # how the rows were shared between the tasks
+                if "stopped cleanly;" in line:
+                    print(f"    {table}: {line.split(' ', 3)[3].split('; offsets')[0]}")
         finally:
             engine.kill_if_running()
     return now - first[0], now - wall_start, last_cpu - first[1]
@@ -363,10 +367,10 @@ def main() -> int:
             n,
         )
     print()
-    print(f"{'':34} {'seconds':>8} {'rows/s':>10} {'vs COPY':>8} {'CPU µs/row':>11}   wall incl. group join")
+    print(f"{'':34} {'seconds':>8} {'rows/s':>10} {'vs COPY':>8} {'CPU µs/row':>11} {'cores':>6}   wall incl. join")
     for label, (seconds, wall, cpu) in results.items():
         rate, ratio, cpu_us = n / seconds, copy_s / seconds, cpu / n * 1e6
-        print(f"{label:34} {seconds:8.2f} {rate:10.0f} {ratio:7.2f}x {cpu_us:11.1f}   {wall:.1f}s")
+        print(f"{label:34} {seconds:8.2f} {rate:10.0f} {ratio:7.2f}x {cpu_us:11.1f} {cpu / seconds:6.2f}   {wall:.1f}s")
     load_after = os.getloadavg()
     print(
         f"load average (1/5/15 min) before {load_before[0]:.2f}/{load_before[1]:.2f}/{load_before[2]:.2f}, "
