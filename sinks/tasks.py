@@ -93,6 +93,8 @@ class TaskSupervisor:
         Raises ``FatalError`` when a child cannot be started (the ones already started are stopped first)."""
         parent = os.getpid()
         for index in range(1, self.tasks):
+            if self._stopping.is_set():  # a signal came while starting: start no more
+                break
             env = {**os.environ, TASK_ENV: f"{index}:{parent}", "PYTHONUNBUFFERED": "1"}
             try:
                 proc = subprocess.Popen(
@@ -106,6 +108,9 @@ class TaskSupervisor:
                 self.wait()
                 raise FatalError(f"cannot start task {index} of connector {self.connector}: {exc}") from exc
             self._children.append(_Child(index, proc))
+            if self._stopping.is_set():  # the signal handler ran between Popen and the append: it missed this one
+                with contextlib.suppress(OSError):
+                    proc.send_signal(signal.SIGTERM)
             log.info("started task-%d of %d (pid %d)", index, self.tasks, proc.pid)
         self._watcher = threading.Thread(target=self._watch, name="task-watcher", daemon=True)
         self._watcher.start()
