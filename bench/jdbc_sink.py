@@ -17,8 +17,14 @@ in one run:
 
 Prints rows/s for each and the sink/COPY ratios (target: insert >= 0.5 x raw COPY), and the CPU time this process
 used over the same interval (all its threads: consumer, converters, the sink's write; not the PostgreSQL server's):
-on a shared machine the wall-clock figures move with the other load, CPU µs per row much less.
-Run: ``.venv/bin/python bench/jdbc_sink.py [--events 200000] [--batch-size 2000]``.
+on a shared machine the wall-clock figures move with the other load, CPU µs per row much less. ``cores`` is that CPU
+time over the elapsed time: how many cores the sink actually got.
+
+``--tasks N`` runs the two JDBC sinks as ``cdc-engine start`` with ``tasks.max=N`` instead (N worker processes,
+docs/sink-workers.md): timed from the first row visible in the target table to the N-th (the table's count is
+polled every 0.1 s), the CPU column summing the parent's and its child tasks' CPU over that interval. Compare
+``--tasks 1`` with ``--tasks 2`` in the same session; the load average (printed) says how busy the machine was.
+Run: ``.venv/bin/python bench/jdbc_sink.py [--events 200000] [--batch-size 2000] [--tasks N]``.
 """
 
 from __future__ import annotations
@@ -26,7 +32,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import decimal
+import os
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -37,6 +45,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO)]
 
+import psutil  # noqa: E402
 import psycopg  # noqa: E402
 from confluent_kafka import Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # noqa: E402
@@ -48,6 +57,7 @@ from schemas.envelope import envelope_schema, key_schema  # noqa: E402
 from schemas.json_converter import JsonConverter  # noqa: E402
 from schemas.record import ConnectRecord  # noqa: E402
 from servers import PostgresServer, TansuBroker  # noqa: E402
+from servers.engine import EngineProcess  # noqa: E402
 from sinks.discard import DiscardSinkTask  # noqa: E402
 from sinks.jdbc.task import JdbcSinkTask  # noqa: E402
 from sinks.runtime import SinkRuntime  # noqa: E402
@@ -244,12 +254,78 @@ def run_sink(bootstrap: str, config: dict[str, Any], make_task: Any, count: int)
     return task.last - task.first, wall, task.last_cpu - task.first_cpu
 
 
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of process ``pid`` and its live descendants (the child tasks)."""
+    total = 0.0
+    parent = psutil.Process(pid)
+    for proc in [parent, *parent.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def _table_count(dsn: str, table: str) -> int:
+    try:
+        with psycopg.connect(dsn) as conn:
+            got = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+            return int(got[0]) if got else 0
+    except psycopg.errors.UndefinedTable:
+        return 0
+
+
+def run_sink_process(
+    bootstrap: str, config: dict[str, Any], count: int, tasks: int, dsn: str, table: str
+) -> tuple[float, float, float]:
+    """``run_sink`` through ``cdc-engine start`` with ``tasks.max=tasks``: (seconds first row → N-th row in
+    ``table``, wall seconds from the start of the process, CPU seconds of the process and its child tasks over the
+    first interval)."""
+    doc = {
+        "name": f"bench_{uuid.uuid4().hex[:8]}",
+        "config": {"topics": TOPIC, "consumer.override.session.timeout.ms": "6000", "tasks.max": str(tasks), **config},
+        "worker": {"bootstrap.servers": bootstrap, "offset.flush.interval.ms": 5000},
+    }
+    with tempfile.TemporaryDirectory() as workdir:
+        engine = EngineProcess(doc, Path(workdir)).start()
+        try:
+            wall_start = time.perf_counter()
+            first: tuple[float, float] | None = None
+            deadline = wall_start + 600
+            while True:
+                seen = _table_count(dsn, table)
+                now = time.perf_counter()
+                if seen and first is None:
+                    first = (now, _tree_cpu(engine.pid))
+                if seen >= count:
+                    last_cpu = _tree_cpu(engine.pid)
+                    break
+                if now > deadline or (engine.proc is not None and engine.proc.poll() is not None):
+                    raise RuntimeError(f"sink wrote {seen} of {count} rows:\n{engine.log()[-3000:]}")
+                time.sleep(0.1)
+            assert first is not None
+            code = engine.terminate()
+            if code != 0:
+                raise RuntimeError(f"sink exited with {code}:\n{engine.log()[-3000:]}")
+            for line in engine.log().splitlines():  # how the rows were shared between the tasks
+                if "stopped cleanly;" in line:
+                    print(f"    {table}: {line.split(' ', 3)[3].split('; offsets')[0]}")
+        finally:
+            engine.kill_if_running()
+    return now - first[0], now - wall_start, last_cpu - first[1]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--batch-size", type=int, default=2000, help="the sink's batch.size")
+    parser.add_argument(
+        "--tasks", type=int, default=None, help="run the JDBC sinks as cdc-engine processes with tasks.max=N"
+    )
     args = parser.parse_args()
     n = args.events
+    load_before = os.getloadavg()
     with PostgresServer().start() as pg, TansuBroker().start() as kafka:
         pg.create_database("bench")
         dsn = pg.dsn("bench")
@@ -273,9 +349,14 @@ def main() -> int:
                 "table.name.format": f"orders_{mode}",
                 "batch.size": str(args.batch_size),
             }
-            results[f"JDBC sink, insert.mode={mode}"] = run_sink(
-                kafka.bootstrap_servers, config, lambda e: JdbcSinkTask(e.name, e.connector), n
-            )
+            if args.tasks is None:
+                results[f"JDBC sink, insert.mode={mode}"] = run_sink(
+                    kafka.bootstrap_servers, config, lambda e: JdbcSinkTask(e.name, e.connector), n
+                )
+            else:
+                results[f"JDBC sink, {mode}, tasks.max={args.tasks}"] = run_sink_process(
+                    kafka.bootstrap_servers, config, n, args.tasks, dsn, f"orders_{mode}"
+                )
             with psycopg.connect(dsn) as conn:
                 got = conn.execute(f"SELECT count(*) FROM orders_{mode}").fetchone()
             assert got is not None and got[0] == n, got
@@ -286,10 +367,15 @@ def main() -> int:
             n,
         )
     print()
-    print(f"{'':34} {'seconds':>8} {'rows/s':>10} {'vs COPY':>8} {'CPU µs/row':>11}   wall incl. group join")
+    print(f"{'':34} {'seconds':>8} {'rows/s':>10} {'vs COPY':>8} {'CPU µs/row':>11} {'cores':>6}   wall incl. join")
     for label, (seconds, wall, cpu) in results.items():
         rate, ratio, cpu_us = n / seconds, copy_s / seconds, cpu / n * 1e6
-        print(f"{label:34} {seconds:8.2f} {rate:10.0f} {ratio:7.2f}x {cpu_us:11.1f}   {wall:.1f}s")
+        print(f"{label:34} {seconds:8.2f} {rate:10.0f} {ratio:7.2f}x {cpu_us:11.1f} {cpu / seconds:6.2f}   {wall:.1f}s")
+    load_after = os.getloadavg()
+    print(
+        f"load average (1/5/15 min) before {load_before[0]:.2f}/{load_before[1]:.2f}/{load_before[2]:.2f}, "
+        f"after {load_after[0]:.2f}/{load_after[1]:.2f}/{load_after[2]:.2f}; {os.cpu_count()} CPUs"
+    )
     return 0
 
 

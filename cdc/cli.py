@@ -49,18 +49,32 @@ def cmd_start(args: argparse.Namespace) -> int:
         logs.configure(engine.worker.log_format, args.log_level)
     for warning in engine.warnings:
         log.warning(warning)
+    supervisor: Any = None
     if engine.kind == "sink":
+        from cdc import logs
         from sinks.runtime import SinkRuntime
+        from sinks.tasks import TaskSupervisor, child_task_index
 
+        task_index = child_task_index()
+        tasks = engine.connector.tasks_max
+        if task_index is not None:
+            logs.set_task(task_index)
+        elif tasks > 1:
+            logs.set_task(0)
+            supervisor = TaskSupervisor(engine.name, tasks, args.argv)
         runtime = SinkRuntime(engine)
     else:
         runtime = ConnectorRuntime(engine, progress=None if not args.no_progress else False)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         if runtime.stopping:
+            if supervisor is not None:
+                supervisor.stop(signum)
             log.warning("second signal: exiting without a final offset commit")
             raise SystemExit(130)
         log.info("received %s: flushing, storing offsets, then stopping", signal.Signals(signum).name)
+        if supervisor is not None:
+            supervisor.stop(signum)
         runtime.request_stop()
 
     signal.signal(signal.SIGTERM, on_signal)
@@ -71,10 +85,42 @@ def cmd_start(args: argparse.Namespace) -> int:
     # so far out of full collections and collect the young generation less often.
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)
+    if supervisor is not None:
+        return _run_tasks(runtime, supervisor)
     runtime.run()
     if runtime.stopping and not runtime.started:
         log.info("stopped before start-up finished")
         return 130  # README "Exit codes": interrupted before start-up finished
+    return 0
+
+
+def _run_tasks(runtime: Any, supervisor: Any) -> int:
+    """A sink with tasks.max > 1 (``sinks.tasks``): task 0 is ``runtime`` on this thread, the others are children.
+
+    A failed task (this one included) is logged and not restarted, and the others keep running, as in Kafka
+    Connect; returns when every task has ended: 0 if all stopped cleanly on request, 1 if any failed, 130 if
+    stopped before task 0's start-up finished and no task failed."""
+    supervisor.start()
+    failed0 = False
+    try:
+        runtime.run()
+    except CdcError as exc:
+        failed0 = True
+        log.error("task-0 FAILED: %s; the other tasks keep running (README 'tasks.max')", exc)
+        log.debug("traceback", exc_info=True)
+    except Exception as exc:  # task 0 must not take the parent down before its children are reaped
+        failed0 = True
+        log.error("task-0 FAILED: internal error: %s: %s; the other tasks keep running", type(exc).__name__, exc)
+        log.debug("traceback", exc_info=True)
+    supervisor.wait()
+    failed = ([0] if failed0 else []) + supervisor.failed
+    if failed:
+        log.error("connector stopped; failed task(s): %s", ", ".join(f"task-{i}" for i in failed))
+        return 1
+    if not runtime.started:
+        log.info("stopped before start-up finished")
+        return 130
+    log.info("all %d tasks stopped cleanly", supervisor.tasks)
     return 0
 
 
@@ -206,7 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from cdc import logs
 
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    args.argv = list(argv)  # sinks.tasks starts child tasks with the same command line
     logs.configure(args.log_format or "text", args.log_level)
     try:
         code: int = args.func(args)

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 # Connect properties accepted silently: they configure things that have no separate meaning here.
-ACCEPTED_WITHOUT_EFFECT = frozenset({"name", "tasks.max", "errors.deadletterqueue.topic.replication.factor"})
+ACCEPTED_WITHOUT_EFFECT = frozenset({"name", "errors.deadletterqueue.topic.replication.factor"})
 
 
 class SinkConnectorConfig(BaseModel):
@@ -31,7 +31,12 @@ class SinkConnectorConfig(BaseModel):
         description="Regular expression of topics to consume (matched against the whole name)",
     )
     tasks_max: int = Field(
-        1, alias="tasks.max", ge=1, description="Accepted; scale out by starting more workers with the same name"
+        1,
+        alias="tasks.max",
+        ge=1,
+        le=64,
+        description="Number of tasks (worker processes) sharing the topic partitions through the consumer group: "
+        "task 0 in the started process, the others as its child processes (docs/sink-workers.md)",
     )
     errors_tolerance: Literal["none", "all"] = Field(
         "none",
