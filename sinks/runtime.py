@@ -80,7 +80,11 @@ def consumer_settings(engine: EngineConfig) -> tuple[dict[str, Any], dict[str, s
         # over its bound; its default of 1000 ms capped a consumer that keeps the queue full (every busy sink) at
         # ~25k messages/s of 2.7 kB Debezium JSON here, waiting, not working. 10 ms: 250k/s, same memory bound.
         "fetch.queue.backoff.ms": 10,
-        "session.timeout.ms": 10000,
+        # The smallest session Kafka brokers accept by default (group.min.session.timeout.ms): a dead sink worker's
+        # partitions move to the others after 6 s. librdkafka heartbeats from its own thread, so a busy Python loop
+        # does not expire it (max.poll.interval.ms guards the loop). tansu also makes a new group's first join wait
+        # half the session timeout (5 s at 10 s, 3 s at 6 s); Kafka waits group.initial.rebalance.delay.ms (3 s).
+        "session.timeout.ms": 6000,
     }
     if connector.topics_regex:
         # librdkafka matches the regex against its metadata, refreshed every 5 minutes by default: a topic created
