@@ -10,8 +10,8 @@ LINT_PKGS := $(wildcard cdc schemas snapshot sinks servers)
 setup:
 	bash scripts/bootstrap.sh
 
-# Tests marked slow (the 30 s broker pause, the 200k-row transaction kills, 1 GB of WAL) run in `make faults` /
-# `make test-slot-wal`, so that the suite stays within CI's ~20 minutes on 2 cores.
+# The one test marked slow (1 GB of WAL) runs in `make test-slot-wal`, so that the suite stays within CI's ~20
+# minutes on 2 cores.
 # The suite mostly waits (server start-up, group joins, engine restarts), so it runs in TEST_WORKERS pytest-xdist
 # processes, each with its own servers; `--dist loadfile` keeps a file's tests (and module fixtures) together.
 # TEST_WORKERS=0 runs it in one process.

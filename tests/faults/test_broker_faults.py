@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fault_harness import FaultRun
 
 from servers import TansuBroker
@@ -27,7 +26,6 @@ def _seed() -> int | None:
     return int(value) if value else None
 
 
-@pytest.mark.slow  # ~45-60 s: `make faults` runs it; `make test` leaves it out to stay within CI time
 def test_broker_paused_30s(postgres_server: Any, private_broker: TansuBroker, pg_database: str, tmp_path: Path) -> None:
     """The broker is frozen (SIGSTOP) for 30 s while the writer keeps committing, then resumed (SIGCONT): the
     engine waits or restarts its pipeline, and catches up without losing anything."""

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 from engine_helpers import RssSampler, wait_for
 from fault_harness import TABLE, Change, FaultRun
 
@@ -111,7 +110,6 @@ def test_kill_during_snapshot(postgres_server: Any, kafka_broker: Any, pg_databa
     report.assert_clean()
 
 
-@pytest.mark.slow  # ~45-60 s: `make faults` runs it; `make test` leaves it out to stay within CI time
 def test_kill_and_sigterm_inside_large_transaction(
     postgres_server: Any, kafka_broker: Any, pg_database: str, tmp_path: Path
 ) -> None:
