@@ -20,6 +20,8 @@ Fixtures
     A :class:`servers.MySQLFamilyServer`: a throwaway MariaDB 10.11 or Oracle MySQL 9.x server with the binlog
     in ROW format, full row images and metadata, and GTIDs. ``mysql_server`` is skipped, with the reason,
     when ``scripts/bootstrap.sh`` could not fetch MySQL 9.x from Debian's archive.
+``private_mysql_server`` (function)
+    The same as ``mysql_server``, for one test alone.
 ``binlog_server`` (session, parametrized ``mariadb`` / ``mysql``)
     Runs a test once against each flavour.
 ``binlog_database`` (function)
@@ -91,9 +93,8 @@ def mariadb_server() -> Iterator[MySQLFamilyServer]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
-def mysql_server() -> Iterator[MySQLFamilyServer]:
-    """Session-wide Oracle MySQL 9.x server with GTIDs; skipped with the reason when it is not available."""
+def running_mysql() -> Iterator[MySQLFamilyServer]:
+    """A throwaway Oracle MySQL 9.x server for a fixture; skips the test with the reason when it is unavailable."""
     reason = mysql_unavailable_reason()
     if reason is not None:
         pytest.skip(reason)
@@ -103,6 +104,18 @@ def mysql_server() -> Iterator[MySQLFamilyServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def mysql_server() -> Iterator[MySQLFamilyServer]:
+    """Session-wide Oracle MySQL 9.x server with GTIDs; skipped with the reason when it is not available."""
+    yield from running_mysql()
+
+
+@pytest.fixture
+def private_mysql_server() -> Iterator[MySQLFamilyServer]:
+    """A MySQL 9.x server for one test alone (when what other tests leave on a shared one would matter)."""
+    yield from running_mysql()
 
 
 @pytest.fixture(scope="session", params=["mariadb", "mysql"])

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from mysql_compare import run_comparison
 
-from servers import KafkaEndpoint, MySQLFamilyServer, MySQLServer, mysql_unavailable_reason
+from servers import KafkaEndpoint, MySQLFamilyServer
 from servers.debezium import unavailable_reason
 
 pytestmark = pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
@@ -24,26 +23,13 @@ pytestmark = pytest.mark.skipif(unavailable_reason() is not None, reason=str(una
 _COUNT = re.compile(r"^\| (schema change topic|`[^`]*`) \| (\d+) records \| (\d+) records \|")
 
 
-@pytest.fixture
-def own_mysql_server() -> Iterator[MySQLFamilyServer]:
-    """A MySQL 9.x server of its own: Debezium's snapshot announces the DDL of every database on the server, so a
-    database another test left behind would show up as a difference (docs/mysql.md)."""
-    reason = mysql_unavailable_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    server = MySQLServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
+# A server of its own: Debezium's snapshot announces the DDL of every database on the server, so a database another
+# test left behind would show up as a difference (docs/mysql.md).
 def test_every_record_matches_debezium(
-    own_mysql_server: MySQLFamilyServer, kafka_broker: KafkaEndpoint, tmp_path: Path
+    private_mysql_server: MySQLFamilyServer, kafka_broker: KafkaEndpoint, tmp_path: Path
 ) -> None:
     db = f"shop_{uuid.uuid4().hex[:8]}"
-    rows = run_comparison(own_mysql_server, kafka_broker.bootstrap_servers, tmp_path, db)
+    rows = run_comparison(private_mysql_server, kafka_broker.bootstrap_servers, tmp_path, db)
     counts = [m for m in map(_COUNT.match, rows) if m]
     differences = [r for r in rows if not _COUNT.match(r)]
     assert not differences, "\n".join(differences)
