@@ -404,6 +404,11 @@ def test_poison_records_go_to_the_dead_letter_topic(
     assert any(b"parsing" in t and b"not a number" in t for t in messages_text), messages_text
 
 
+# Enough rows that the kill after the first 200 documents lands mid-stream (3000 were sometimes all written first
+# once the sinks wrote in the background); under Elasticsearch's default max_result_window (10000) for one search.
+ROWS = 8000
+
+
 @pytest.mark.parametrize("target", ["mongodb", "elasticsearch"])
 def test_sink_killed_mid_batch_resumes_to_the_same_documents(
     target: str,
@@ -421,8 +426,8 @@ def test_sink_killed_mid_batch_resumes_to_the_same_documents(
     topic = f"{doc['config']['topic.prefix']}.public.bulk"
     with EngineThread(doc):
         wait_streaming(postgres_server, doc)
-        execute(dsn, "INSERT INTO bulk SELECT g, 'v' || g FROM generate_series(1, 3000) g")
-        wait_until(lambda: len(all_messages(bootstrap, topic)) >= 3000, 90, "3000 change events")
+        execute(dsn, f"INSERT INTO bulk SELECT g, 'v' || g FROM generate_series(1, {ROWS}) g")
+        wait_until(lambda: len(all_messages(bootstrap, topic)) >= ROWS, 90, f"{ROWS} change events")
     name = f"kill{uuid.uuid4().hex[:8]}"
     if target == "mongodb":
         server = request.getfixturevalue("mongodb_server")
@@ -445,7 +450,7 @@ def test_sink_killed_mid_batch_resumes_to_the_same_documents(
             return int(body["count"]) if status == 200 else 0
 
         def documents() -> dict[int, str]:
-            _, body = cluster.get(f"{topic.lower()}/_search?size=5000")
+            _, body = cluster.get(f"{topic.lower()}/_search?size={ROWS + 1000}")
             return {int(h["_id"]): h["_source"]["v"] for h in body["hits"]["hits"]}
 
     sink_doc["config"]["consumer.override.max.poll.records"] = "200"
@@ -458,12 +463,12 @@ def test_sink_killed_mid_batch_resumes_to_the_same_documents(
     written_at_kill = count()
     second = EngineProcess(sink_doc, tmp_path).start()
     try:
-        wait_until(lambda: count() >= 3000, 120, "all 3000 documents")
+        wait_until(lambda: count() >= ROWS, 120, f"all {ROWS} documents")
     finally:
         second.terminate()
-    assert documents() == {i: f"v{i}" for i in range(1, 3001)}
-    assert count() == 3000
-    if written_at_kill >= 3000:
+    assert documents() == {i: f"v{i}" for i in range(1, ROWS + 1)}
+    assert count() == ROWS
+    if written_at_kill >= ROWS:
         pytest.skip("the sink finished before it was killed")
 
 
