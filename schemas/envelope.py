@@ -6,7 +6,7 @@ the per-row work is only the payload.
 
 from __future__ import annotations
 
-from schemas.connect import INT64, OPTIONAL_INT64, STRING, Field, Schema, struct
+from schemas.connect import INT64, OPTIONAL_INT64, OPTIONAL_STRING, STRING, Field, Schema, struct
 
 # Debezium's transaction metadata block (present as an optional field; null unless
 # provide.transaction.metadata is enabled).
@@ -31,6 +31,23 @@ SNAPSHOT_ENUM = Schema(
     parameters={"allowed": "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental"},
     default="false",
 )
+
+
+def common_source_fields() -> list[Field]:
+    """The fields every Debezium connector's ``source`` block starts with, in Debezium's order (debezium-core's
+    common source info); each connector's ``source_info`` appends its own (schema/table/txId/lsn, or
+    table/server_id/gtid/file/pos …)."""
+    return [
+        Field("version", STRING),
+        Field("connector", STRING),
+        Field("name", STRING),
+        Field("ts_ms", INT64),
+        Field("snapshot", SNAPSHOT_ENUM),
+        Field("db", STRING),
+        Field("sequence", OPTIONAL_STRING),
+        Field("ts_us", OPTIONAL_INT64),
+        Field("ts_ns", OPTIONAL_INT64),
+    ]
 
 
 def envelope_schema(topic: str, row_schema: Schema, source_schema: Schema) -> Schema:

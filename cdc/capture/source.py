@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from cdc.capture.snapshot import MarkedRow, SnapshotTable, marked_rows
 from cdc.capture.table import CapturedTable
@@ -325,3 +325,24 @@ class CaptureSource:
                 snapshot.close()
         finally:
             self.connector.close(final)
+
+
+_Offset = TypeVar("_Offset")
+
+
+def parse_stored_offset(
+    stored: dict[str, Any] | None, from_dict: Callable[[dict[str, Any]], _Offset], kind: str
+) -> _Offset | None:
+    """A connector's typed offset from the stored JSON (None when nothing is stored).
+
+    Called by each connector's ``open`` with its offset class's ``from_dict``; a value it cannot read is a
+    FatalError naming ``kind`` (e.g. "PostgreSQL") and the reset command, never a traceback.
+    """
+    if stored is None:
+        return None
+    try:
+        return from_dict(stored)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FatalError(
+            f"the stored offset {stored!r} is not a {kind} offset ({exc}); reset it with cdc-engine offsets --reset"
+        ) from None

@@ -22,7 +22,7 @@ from typing import Any
 from cdc.capture.converters import SourceConverters
 from cdc.capture.emit import ChangeEmitter
 from cdc.capture.heartbeat import Heartbeat
-from cdc.capture.source import CaptureSource, ConsistentSnapshot, SchemaHistoryState, StoredState
+from cdc.capture.source import CaptureSource, ConsistentSnapshot, SchemaHistoryState, StoredState, parse_stored_offset
 from cdc.capture.table import CapturedTable
 from cdc.config import WorkerConfig
 from cdc.errors import ConfigError, FatalError, RetriableError
@@ -186,7 +186,7 @@ class MySqlConnector:
         if cfg.include_schema_changes:
             self.schema_changes = SchemaChangeEmitter(self.flavor, cfg.topic_prefix, self.converters)
         self.history.ensure_topic()
-        offset = self._offset = _parse_offset(stored_offset)
+        offset = self._offset = parse_stored_offset(stored_offset, MySqlOffset.from_dict, "MySQL")
         mode = cfg.snapshot_mode
         if offset is None and mode == "recovery":
             raise FatalError(
@@ -456,14 +456,3 @@ class MySqlConnector:
             self.binlog = None
         self.history.close()
         self.catalog.close()
-
-
-def _parse_offset(stored: dict[str, Any] | None) -> MySqlOffset | None:
-    if stored is None:
-        return None
-    try:
-        return MySqlOffset.from_dict(stored)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise FatalError(
-            f"the stored offset {stored!r} is not a MySQL offset ({exc}); reset it with cdc-engine offsets --reset"
-        ) from None

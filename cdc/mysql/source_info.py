@@ -18,16 +18,7 @@ from schemas.connect import (
     Schema,
     struct,
 )
-
-#: Debezium 3.x's snapshot marker enum (first/last per data collection included).
-SNAPSHOT_ENUM = Schema(
-    "string",
-    optional=True,
-    name="io.debezium.data.Enum",
-    version=1,
-    parameters={"allowed": "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental"},
-    default="false",
-)
+from schemas.envelope import common_source_fields
 
 
 def source_schema(flavor: str) -> Schema:
@@ -35,15 +26,7 @@ def source_schema(flavor: str) -> Schema:
     return struct(
         f"io.debezium.connector.{flavor}.Source",
         [
-            Field("version", STRING),
-            Field("connector", STRING),
-            Field("name", STRING),
-            Field("ts_ms", INT64),
-            Field("snapshot", SNAPSHOT_ENUM),
-            Field("db", STRING),
-            Field("sequence", OPTIONAL_STRING),
-            Field("ts_us", OPTIONAL_INT64),
-            Field("ts_ns", OPTIONAL_INT64),
+            *common_source_fields(),
             Field("table", OPTIONAL_STRING),
             Field("server_id", INT64),
             Field("gtid", OPTIONAL_STRING),

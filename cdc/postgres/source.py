@@ -16,7 +16,7 @@ from typing import Any
 from cdc.capture.converters import SourceConverters
 from cdc.capture.emit import ChangeEmitter
 from cdc.capture.heartbeat import Heartbeat
-from cdc.capture.source import CaptureSource, ConsistentSnapshot, StoredState
+from cdc.capture.source import CaptureSource, ConsistentSnapshot, StoredState, parse_stored_offset
 from cdc.capture.table import CapturedTable, TableBuilder
 from cdc.column_mappers import ColumnMappers
 from cdc.config import WorkerConfig
@@ -205,7 +205,7 @@ class PostgresConnector:
         )
         self.registry = TableRegistry(self.catalog, table_filter, mapper, builder)
 
-        offset = self._offset = _parse_offset(stored_offset)
+        offset = self._offset = parse_stored_offset(stored_offset, PostgresOffset.from_dict, "PostgreSQL")
         slot = self._slot = self.catalog.slot(cfg.slot_name)
         if slot is not None and slot["database"] != cfg.database_dbname:
             raise FatalError(
@@ -390,14 +390,3 @@ def _held_slot_patience_s(catalog: Catalog) -> float:
 
 def _time_mode(mode: str) -> str:
     return mode if mode in ("connect", "adaptive_time_microseconds") else "adaptive"
-
-
-def _parse_offset(stored: dict[str, Any] | None) -> PostgresOffset | None:
-    if stored is None:
-        return None
-    try:
-        return PostgresOffset.from_dict(stored)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise FatalError(
-            f"the stored offset {stored!r} is not a PostgreSQL offset ({exc}); reset it with cdc-engine offsets --reset"
-        ) from None

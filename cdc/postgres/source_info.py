@@ -8,23 +8,15 @@ from __future__ import annotations
 from typing import Any
 
 from cdc import __version__
-from schemas.connect import INT64, OPTIONAL_INT64, OPTIONAL_STRING, STRING, Field, struct
-from schemas.envelope import SNAPSHOT_ENUM
+from schemas.connect import OPTIONAL_INT64, OPTIONAL_STRING, STRING, Field, struct
+from schemas.envelope import common_source_fields
 
 CONNECTOR_NAME = "postgresql"
 
 SOURCE_SCHEMA = struct(
     "io.debezium.connector.postgresql.Source",
     [
-        Field("version", STRING),
-        Field("connector", STRING),
-        Field("name", STRING),
-        Field("ts_ms", INT64),
-        Field("snapshot", SNAPSHOT_ENUM),
-        Field("db", STRING),
-        Field("sequence", OPTIONAL_STRING),
-        Field("ts_us", OPTIONAL_INT64),
-        Field("ts_ns", OPTIONAL_INT64),
+        *common_source_fields(),
         Field("schema", STRING),
         Field("table", STRING),
         Field("txId", OPTIONAL_INT64),
