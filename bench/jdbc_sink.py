@@ -15,6 +15,7 @@ in one run:
 4. **the runtime alone**: the same topic into the ``discard`` sink (consume + convert + put, no target), in
    records/s: the framework's own cost.
 
+The process runs with the GC settings of ``cdc-engine start`` (``cdc.gc_tuning``), for the raw COPY too.
 Prints rows/s for each and the sink/COPY ratios (target: insert >= 0.5 x raw COPY), and the CPU time this process
 used over the same interval (all its threads: consumer, converters, the sink's write; not the PostgreSQL server's):
 on a shared machine the wall-clock figures move with the other load, CPU µs per row much less. ``cores`` is that CPU
@@ -51,6 +52,7 @@ from confluent_kafka import Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # noqa: E402
 
 from cdc.config import load_engine_config  # noqa: E402
+from cdc.gc_tuning import tune_for_streaming  # noqa: E402
 from schemas.connect import Field, Schema, struct  # noqa: E402
 from schemas.converters.logical import decimal_to_bytes  # noqa: E402
 from schemas.envelope import envelope_schema, key_schema  # noqa: E402
@@ -214,10 +216,14 @@ class Timed(SinkTask):
         self.inner.stop()
 
 
-class TimedBackground(Timed):
-    """``Timed`` for a task whose put runs on the runtime's helper thread (``put_in_background``)."""
-
-    put_in_background = True
+def timed(inner: SinkTask, count: int) -> Timed:
+    """``Timed`` around ``inner``, declaring what ``inner`` declares (a background ``put``, wire records)."""
+    cls = type(
+        "Timed",
+        (Timed,),
+        {"put_in_background": inner.put_in_background, "accepts_wire_records": inner.accepts_wire_records},
+    )
+    return cls(inner, count)  # type: ignore[no-any-return]
 
 
 def run_sink(bootstrap: str, config: dict[str, Any], make_task: Any, count: int) -> tuple[float, float, float]:
@@ -230,7 +236,7 @@ def run_sink(bootstrap: str, config: dict[str, Any], make_task: Any, count: int)
     }
     engine = load_engine_config(None, document=doc)
     inner = make_task(engine)
-    task = (TimedBackground if inner.put_in_background else Timed)(inner, count)
+    task = timed(inner, count)
     runtime = SinkRuntime(engine, task=task)
     errors: list[BaseException] = []
 
@@ -325,6 +331,9 @@ def main() -> int:
     )
     args = parser.parse_args()
     n = args.events
+    # The GC settings of a `cdc-engine start` process, for the in-process sinks and the raw COPY alike (the same
+    # process conditions on both sides of the ratio).
+    tune_for_streaming()
     load_before = os.getloadavg()
     with PostgresServer().start() as pg, TansuBroker().start() as kafka:
         pg.create_database("bench")

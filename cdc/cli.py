@@ -7,7 +7,6 @@ The only place errors become exit codes: 0 ok, 1 fatal/runtime problem or failed
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import logging
 import signal
@@ -18,6 +17,7 @@ from typing import Any
 from cdc import __version__
 from cdc.config import EngineConfig, load_engine_config
 from cdc.errors import CdcError, ConfigError, FatalError, RetriableError
+from cdc.gc_tuning import tune_for_streaming
 
 log = logging.getLogger("cdc.cli")
 
@@ -80,11 +80,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     log.info("starting connector %s (%s)", engine.name, engine.connector_class)
-    # The hot path allocates a few short-lived dicts and tuples per change and creates no reference cycles, so
-    # cyclic GC passes are pure overhead (~4% of the stream's CPU, docs/performance.md): leave everything loaded
-    # so far out of full collections and collect the young generation less often.
-    gc.freeze()
-    gc.set_threshold(10_000, 10, 10)
+    tune_for_streaming()  # cdc.gc_tuning: fewer cyclic GC passes over the record path's short-lived objects
     if supervisor is not None:
         return _run_tasks(runtime, supervisor)
     runtime.run()

@@ -21,7 +21,7 @@ Headers are kept as the bytes on the wire (Connect's ``SimpleHeaderConverter`` t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from schemas.connect import Schema
 
@@ -74,3 +74,56 @@ class ConnectRecord:
             if key == name:
                 return value
         return None
+
+
+class RawDecoder(Protocol):
+    """What a ``WireRecord`` needs of a converter to become a ``ConnectRecord`` (``Converter.to_connect``)."""
+
+    def to_connect(self, topic: str, data: bytes | None, headers: list[Header]) -> tuple[Schema | None, Any]: ...
+
+
+@dataclass(slots=True)
+class WireRecord(ConnectRecord):
+    """A consumed record whose key and value are still in the converter's *wire form*: the payload as parsed (for
+    JSON, what ``orjson.loads`` gives: Decimals as base64 text, ``Date`` as an int …), not yet Connect values; the
+    schemas are the real ones.
+
+    Only sink tasks that ask for them (``SinkTask.accepts_wire_records``) get these, and only when no transform is
+    configured: a task with a fast path of its own (the JDBC sink's envelope → row tuple) then reads the few fields
+    it needs without the whole value being decoded first. For anything else the task calls :meth:`decoded`, which
+    converts the original bytes exactly as the runtime would have (same values, same ``ConversionError``).
+    """
+
+    raw_key: bytes | None = None
+    raw_value: bytes | None = None
+    key_decoder: RawDecoder | None = None
+    value_decoder: RawDecoder | None = None
+
+    def decoded(self) -> ConnectRecord:
+        """This record with Connect values, from the original bytes; ``ConversionError`` (a ``WireDecodeError``,
+        which says which converter failed) for bytes the converter cannot read. Called by the task, on its own
+        thread, for records its fast path does not handle."""
+        assert self.key_decoder is not None and self.value_decoder is not None
+        from schemas.converters.base import ConversionError, WireDecodeError
+
+        topic = self.original_topic or self.topic
+        try:
+            key_schema, key = self.key_decoder.to_connect(topic, self.raw_key, self.headers)
+        except ConversionError as exc:
+            raise WireDecodeError(str(exc), is_key=True) from None
+        try:
+            value_schema, value = self.value_decoder.to_connect(topic, self.raw_value, self.headers)
+        except ConversionError as exc:
+            raise WireDecodeError(str(exc), is_key=False) from None
+        return ConnectRecord(
+            self.topic,
+            key_schema,
+            key,
+            value_schema,
+            value,
+            self.partition,
+            self.timestamp,
+            self.headers,
+            self.kafka_offset,
+            self.original_topic,
+        )

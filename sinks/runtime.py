@@ -41,9 +41,9 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from cdc.config import EngineConfig
 from cdc.connectors import lookup_connector
 from cdc.errors import CdcError, ConfigError, FatalError, RetriableError
-from schemas.converters.base import Converter
+from schemas.converters.base import Converter, WireDecodeError
 from schemas.converters.factory import build_converter, canonical_converter_class
-from schemas.record import ConnectRecord, Header
+from schemas.record import ConnectRecord, Header, WireRecord
 from sinks.chain import Chain, build_chain
 from sinks.config import SinkConnectorConfig
 from sinks.error_handling import ErrorHandler, RawRecord, Stage
@@ -144,6 +144,7 @@ class SinkRuntime:
         self._to_commit: dict[TP, int] = {}  # next offset per partition, for everything put so far
         self._committed: dict[TP, int] = {}
         self._converters: tuple[Converter, Converter] | None = None
+        self._wire = False  # the task takes WireRecords (SinkTask.accepts_wire_records); set in _run_worker
         self._current_batch: list[Message] = []  # the batch being put: the raw bytes of records a task rejects
         self._current_index: dict[tuple[Any, Any, Any], Message] | None = None
         self._revoked_during_batch = False
@@ -199,6 +200,12 @@ class SinkRuntime:
         engine = self.engine
         key_converter, value_converter, chain, task = self._build()
         self._converters = (key_converter, value_converter)
+        self._wire = (
+            task.accepts_wire_records
+            and chain is None
+            and hasattr(key_converter, "to_wire")
+            and hasattr(value_converter, "to_wire")
+        )
         self._key_class = canonical_converter_class(engine.worker.key_converter) or engine.worker.key_converter
         self._value_class = canonical_converter_class(engine.worker.value_converter) or engine.worker.value_converter
         settings, java_only = consumer_settings(engine)
@@ -339,42 +346,45 @@ class SinkRuntime:
         assigned = self._assigned
         key_to_connect, value_to_connect = key_converter.to_connect, value_converter.to_connect
         apply = chain.apply if chain is not None else None
-        for msg in batch:
-            # Messages without an error always have a topic, partition and offset (the stubs say Optional).
-            topic: str = msg.topic()  # type: ignore[assignment]
-            partition: int = msg.partition()  # type: ignore[assignment]
-            offset: int = msg.offset()  # type: ignore[assignment]
-            tp = (topic, partition)
-            if tp not in assigned:
-                continue  # revoked while this batch was prepared: the new owner reads it
-            positions[tp] = offset + 1
-            raw_headers = msg.headers()
-            headers: list[Header] = _headers(msg) if raw_headers else []
-            ts_type, ts = msg.timestamp()
-            # The common case in one try block; any failure replays the message through the error handler, stage
-            # by stage (retries, tolerance, dead-letter topic). Converters and transforms are deterministic, so
-            # running a stage again is harmless.
-            try:
-                key_schema, key = key_to_connect(topic, msg.key(), headers)
-                value_schema, value = value_to_connect(topic, msg.value(), headers)
-                record: ConnectRecord | None = ConnectRecord(
-                    topic,
-                    key_schema,
-                    key,
-                    value_schema,
-                    value,
-                    partition,
-                    ts if ts_type else None,
-                    headers,
-                    offset,
-                    topic,
-                )
-                if apply is not None:
-                    record = apply(record)  # type: ignore[arg-type]
-            except Exception:  # noqa: BLE001 - handled record by record below, per errors.tolerance
-                record = self._convert_carefully(msg, key_converter, value_converter, chain)
-            if record is not None:
-                records.append(record)
+        if self._wire:
+            self._wire_batch(batch, key_converter, value_converter, records, positions)
+        else:
+            for msg in batch:
+                # Messages without an error always have a topic, partition and offset (the stubs say Optional).
+                topic: str = msg.topic()  # type: ignore[assignment]
+                partition: int = msg.partition()  # type: ignore[assignment]
+                offset: int = msg.offset()  # type: ignore[assignment]
+                tp = (topic, partition)
+                if tp not in assigned:
+                    continue  # revoked while this batch was prepared: the new owner reads it
+                positions[tp] = offset + 1
+                raw_headers = msg.headers()
+                headers: list[Header] = _headers(msg) if raw_headers else []
+                ts_type, ts = msg.timestamp()
+                # The common case in one try block; any failure replays the message through the error handler, stage
+                # by stage (retries, tolerance, dead-letter topic). Converters and transforms are deterministic, so
+                # running a stage again is harmless.
+                try:
+                    key_schema, key = key_to_connect(topic, msg.key(), headers)
+                    value_schema, value = value_to_connect(topic, msg.value(), headers)
+                    record: ConnectRecord | None = ConnectRecord(
+                        topic,
+                        key_schema,
+                        key,
+                        value_schema,
+                        value,
+                        partition,
+                        ts if ts_type else None,
+                        headers,
+                        offset,
+                        topic,
+                    )
+                    if apply is not None:
+                        record = apply(record)  # type: ignore[arg-type]
+                except Exception:  # noqa: BLE001 - handled record by record below, per errors.tolerance
+                    record = self._convert_carefully(msg, key_converter, value_converter, chain)
+                if record is not None:
+                    records.append(record)
         self.records_consumed += len(batch)
         self._finish_put()  # the previous batch: written before this one is handed over (order, memory)
         if records and self._writer is not None and not self._stop.is_set():
@@ -390,6 +400,57 @@ class SinkRuntime:
         finally:
             self._current_batch, self._current_index = [], None
         self._record_positions(positions)
+
+    def _wire_batch(
+        self,
+        batch: list[Message],
+        key_converter: Converter,
+        value_converter: Converter,
+        records: list[ConnectRecord],
+        positions: dict[TP, int],
+    ) -> None:
+        """``_process_batch``'s loop for a task that takes ``WireRecord``s (no chain; see ``SinkTask``)."""
+        assigned = self._assigned
+        key_to_wire = key_converter.to_wire  # type: ignore[attr-defined]
+        value_to_wire = value_converter.to_wire  # type: ignore[attr-defined]
+        append = records.append
+        for msg in batch:
+            topic: str = msg.topic()  # type: ignore[assignment]
+            partition: int = msg.partition()  # type: ignore[assignment]
+            offset: int = msg.offset()  # type: ignore[assignment]
+            tp = (topic, partition)
+            if tp not in assigned:
+                continue  # revoked while this batch was prepared: the new owner reads it
+            positions[tp] = offset + 1
+            headers: list[Header] = _headers(msg) if msg.headers() else []
+            ts_type, ts = msg.timestamp()
+            raw_key, raw_value = msg.key(), msg.value()
+            try:
+                key_schema, key = key_to_wire(topic, raw_key, headers)
+                value_schema, value = value_to_wire(topic, raw_value, headers)
+            except Exception:  # noqa: BLE001 - handled record by record, per errors.tolerance
+                record = self._convert_carefully(msg, key_converter, value_converter, None)
+                if record is not None:
+                    append(record)
+                continue
+            append(
+                WireRecord(
+                    topic,
+                    key_schema,
+                    key,
+                    value_schema,
+                    value,
+                    partition,
+                    ts if ts_type else None,
+                    headers,
+                    offset,
+                    topic,
+                    raw_key,
+                    raw_value,
+                    key_converter,
+                    value_converter,
+                )
+            )
 
     def _record_positions(self, positions: dict[TP, int]) -> None:
         """A batch is written: its offsets may be committed (for partitions still ours)."""
@@ -628,6 +689,13 @@ class SinkRuntime:
         msg = self._current_index.get((topic, record.partition, record.kafka_offset))
         with self._errors_lock:  # a background put reports from the helper thread
             raw = _raw(msg) if msg is not None else self._reserialize(record, topic)
+            if isinstance(error, WireDecodeError):
+                # The task decoded a WireRecord late (WireRecord.decoded): report it as the converter stage it is.
+                if error.is_key:
+                    errors.report(Stage.KEY_CONVERTER, self._key_class, raw, error)
+                else:
+                    errors.report(Stage.VALUE_CONVERTER, self._value_class, raw, error)
+                return
             errors.report(Stage.TASK_PUT, self.config.connector_class, raw, error)  # the class as the user wrote it
 
     def _reserialize(self, record: ConnectRecord, topic: str) -> RawRecord:

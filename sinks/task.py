@@ -66,6 +66,12 @@ class SinkTask(ABC):
     # docstring). Only for tasks whose ``put`` is safe to run off the worker thread.
     put_in_background: ClassVar[bool] = False
 
+    # True: when no transform is configured and both converters can (``to_wire``: JsonConverter), ``put`` gets
+    # ``WireRecord``s (``schemas.record``): key and value still in the converter's wire form, for a task with a
+    # fast path of its own; it calls ``record.decoded()`` for the rest. Records the runtime had to convert
+    # carefully (after a converter error) still arrive as plain ``ConnectRecord``s, so a batch may mix both.
+    accepts_wire_records: ClassVar[bool] = False
+
     def start(self, context: SinkContext) -> None:  # noqa: B027 - optional hook
         """Called once before the first ``open``: connect to the target, check it, prepare statements."""
 

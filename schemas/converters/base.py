@@ -24,6 +24,16 @@ class ConversionError(SkippableRecordError):
     """Bytes that a converter cannot turn into Connect data, or data it cannot serialize."""
 
 
+class WireDecodeError(ConversionError):
+    """``WireRecord.decoded`` could not convert the record's bytes: the error a converter raised, and whether it was
+    the key's. The sink runtime reports it with the converter's stage (``KEY_CONVERTER``/``VALUE_CONVERTER``), as if
+    it had been raised before ``put``."""
+
+    def __init__(self, message: str, is_key: bool) -> None:
+        super().__init__(message)
+        self.is_key = is_key
+
+
 class Converter(Protocol):
     """One configured converter (for keys or for values)."""
 

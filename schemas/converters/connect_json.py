@@ -513,7 +513,8 @@ class JsonConverter:
         self._encoders: dict[int, tuple[Schema, Encoder, PreparedSchema]] = {}
         # Keyed by the exact schema bytes of incoming messages: the compiled schema and payload decoder.
         self._decoders: dict[bytes, tuple[Schema | None, Encoder | None]] = {}
-        self._last: tuple[bytes, tuple[Schema | None, Encoder | None]] | None = None
+        # The last schema prefix seen: (b'{"schema":<S>,"payload":', its length, schema, payload decoder).
+        self._last: tuple[bytes, int, Schema | None, Encoder | None] | None = None
 
     def configure(self, properties: Mapping[str, str], is_key: bool) -> None:
         """Read ``schemas.enable``, ``replace.null.with.default`` and ``decimal.format``; called once."""
@@ -560,33 +561,83 @@ class JsonConverter:
 
     def to_connect(self, topic: str, data: bytes | None, headers: list[Header]) -> tuple[Schema | None, Any]:
         """Deserialize; ``ConversionError`` for bytes that are not JSON or do not match their schema."""
+        last = self._last
+        if last is not None and data is not None and data.startswith(last[0]) and data[-1] == 0x7D:
+            # The common case inline (this runs once per key and once per value): see _parse.
+            payload_bytes = data[last[1] : -1]
+            try:
+                payload = orjson.loads(payload_bytes)
+            except orjson.JSONDecodeError:
+                pass  # the general path below reports it
+            else:
+                decode = last[3]
+                if decode is None:
+                    return last[2], payload
+                try:
+                    return last[2], decode(payload)
+                except _InexactNumber:
+                    return last[2], decode(_exact_json(payload_bytes))
         if data is None:
             return None, None
+        schema, decode, payload, payload_bytes = self._parse(data)
+        if decode is None:
+            return schema, payload
+        try:
+            return schema, decode(payload)
+        except _InexactNumber:
+            exact = _exact_json(payload_bytes)
+            return schema, decode(exact["payload"] if payload_bytes is data else exact)
+
+    def to_wire(self, topic: str, data: bytes | None, headers: list[Header]) -> tuple[Schema | None, Any]:
+        """``to_connect`` without the decoding step: (schema, the payload as parsed). Called by the sink runtime for
+        tasks that take ``WireRecord``s; ``ConversionError`` for bytes that are not a JSON message of this
+        converter (a payload that does not match its schema is found later, by ``WireRecord.decoded``)."""
+        last = self._last
+        if last is not None and data is not None and data.startswith(last[0]) and data[-1] == 0x7D:
+            # The common case inline (this runs once per key and once per value): see _parse.
+            try:
+                return last[2], orjson.loads(data[last[1] : -1])
+            except orjson.JSONDecodeError:
+                pass  # the general path below reports it
+        if data is None:
+            return None, None
+        schema, _, payload, _ = self._parse(data)
+        return schema, payload
+
+    def wire_field(self, schema: Schema) -> tuple[type | None, bool, Encoder]:
+        """How a sink's fast path turns one struct field's wire value into its Connect value, as ``to_connect``'s
+        struct decoder does: (the exact Python type a value already is its Connect value in, or None; whether a
+        null stays null; the full decoder, for nulls that do not and every other value). Called once per field
+        when a task compiles its plan for a schema."""
+        exact = _EXACT_TYPES.get(schema.type)
+        plain = exact if exact is not None and schema.name not in logical.LOGICAL_NAMES else None
+        keeps_null = schema.optional and (schema.default is None or not self.replace_null_with_default)
+        return plain, keeps_null, compile_decoder(schema, self.replace_null_with_default)
+
+    def _parse(self, data: bytes) -> tuple[Schema | None, Encoder | None, Any, bytes]:
+        """(schema, its payload decoder or None, the payload as parsed, the bytes the payload was parsed from: the
+        payload alone, or the whole message)."""
         if self.schemas_enable and data.startswith(b'{"schema":'):
             # Known schema bytes: parse only the payload (the schema is most of a Debezium message). Consecutive
             # messages usually share a schema: comparing against the last prefix avoids a search and a hash.
             last = self._last
             cached: tuple[Schema | None, Encoder | None] | None
             if last is not None and data.startswith(last[0]):
-                end, cached = len(last[0]) - 11, last[1]
+                end, cached = last[1] - 11, (last[2], last[3])
             else:
                 end = data.find(b',"payload":', 10)
                 cached = self._decoders.get(data[10:end]) if end > 0 else None
                 if cached is not None:
-                    self._last = (data[: end + 11], cached)
+                    self._last = (data[: end + 11], end + 11, cached[0], cached[1])
             if cached is not None and data[-1] == 0x7D:  # ends with "}" (no trailing whitespace)
+                # A copy of the payload's bytes: orjson reads bytes faster than a memoryview slice of them.
+                payload_bytes = data[end + 11 : -1]
                 try:
-                    payload = orjson.loads(memoryview(data)[end + 11 : -1])
+                    payload = orjson.loads(payload_bytes)
                 except orjson.JSONDecodeError:
                     pass  # not exactly {"schema":…,"payload":…}: the full parse below reports it
                 else:
-                    schema, decode = cached
-                    if decode is None:
-                        return schema, payload
-                    try:
-                        return schema, decode(payload)
-                    except _InexactNumber:
-                        return schema, decode(_exact_json(memoryview(data)[end + 11 : -1]))
+                    return cached[0], cached[1], payload, payload_bytes
         try:
             doc = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
@@ -594,7 +645,7 @@ class JsonConverter:
                 f"Converting byte[] to Kafka Connect data failed due to serialization error: {exc}"
             ) from None
         if not self.schemas_enable:
-            return None, doc
+            return None, None, doc, data
         if not isinstance(doc, dict) or len(doc) != 2 or "schema" not in doc or "payload" not in doc:
             raise ConversionError(
                 'JsonConverter with schemas.enable requires "schema" and "payload" fields and may not contain '
@@ -602,12 +653,7 @@ class JsonConverter:
                 "your converter configuration."
             )
         schema, decode = self._decoder_for(data, doc["schema"])
-        if schema is None or decode is None:
-            return None, doc["payload"]
-        try:
-            return schema, decode(doc["payload"])
-        except _InexactNumber:
-            return schema, decode(_exact_json(data)["payload"])
+        return schema, decode, doc["payload"], data
 
     def _decoder_for(self, data: bytes, schema_node: Any) -> tuple[Schema | None, Encoder | None]:
         # The cache key is the schema's own bytes. A message written as {"schema":<S>,"payload":…} has <S> between

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, cast
 
 from schemas.connect import Field, Schema
 from schemas.converters.base import ConversionError
-from schemas.record import ConnectRecord
+from schemas.record import ConnectRecord, WireRecord
 from sinks.jdbc.config import JdbcSinkConfig
 from sinks.jdbc.types import Convert, value_converter
 
@@ -72,6 +72,66 @@ def _generate_extract(sources: tuple[tuple[str, str | None], ...], converters: t
     return namespace["extract"]
 
 
+class WireFields(Protocol):
+    """What the wire fast path needs of a converter (``JsonConverter.wire_field``)."""
+
+    def wire_field(self, schema: Schema) -> tuple[type | None, bool, Callable[[Any], Any]]: ...
+
+
+def _generate_wire_extract(
+    plan: RowPlan, key_fields: WireFields | None, value_fields: WireFields
+) -> Callable[[Any, Any, ConnectRecord], tuple[tuple[Any, ...], tuple[Any, ...]]]:
+    """Like ``_generate_extract``, for a ``WireRecord``: each column's wire value is first turned into its Connect
+    value exactly as the converter's struct decoder would (an exact-type check for plain values, the converter's
+    field decoder otherwise), then into what the driver binds. Returns (row tuple, primary-key tuple). Any failure
+    (a value the decoder rejects, a Decimal that needs the exact re-parse …) raises; the caller then takes the
+    general path with the record's ``decoded()`` form, which reports it as the converter would."""
+    namespace: dict[str, Any] = {}
+    lines = ["def extract(row, key, record):", "    g = row.get"]
+    if any(kind == "k" for kind, _ in plan.sources):
+        lines.append("    kg = key.get")
+    for i, ((kind, name), schema, convert) in enumerate(zip(plan.sources, plan.schemas, plan.converters, strict=True)):
+        expr = {
+            "v": f"g({name!r})",
+            "k": f"kg({name!r})",
+            "K": "key",
+            "t": "record.original_topic or record.topic",
+            "p": "record.partition",
+            "o": "record.kafka_offset",
+        }[kind]
+        lines.append(f"    x{i} = {expr}")
+        if convert is not None:
+            namespace[f"c{i}"] = convert
+        if kind in ("v", "k", "K"):
+            fields = value_fields if kind == "v" else key_fields
+            if fields is None:
+                raise ConversionError("no wire decoder for the record key")
+            plain, keeps_null, full = fields.wire_field(schema)
+            namespace[f"f{i}"] = full
+            if plain is not None:
+                namespace[f"T{i}"] = plain
+            if keeps_null:
+                lines.append(f"    if x{i} is not None:")
+                if plain is not None:
+                    lines.append(f"        if type(x{i}) is not T{i}: x{i} = f{i}(x{i})")
+                else:
+                    lines.append(f"        x{i} = f{i}(x{i})")
+                if convert is not None:
+                    lines.append(f"        x{i} = c{i}(x{i})")
+                continue
+            if plain is not None:
+                lines.append(f"    if x{i} is None or type(x{i}) is not T{i}: x{i} = f{i}(x{i})")
+            else:
+                lines.append(f"    x{i} = f{i}(x{i})")
+        if convert is not None:
+            lines.append(f"    if x{i} is not None: x{i} = c{i}(x{i})")
+    columns = "".join(f"x{i}, " for i in range(len(plan.sources)))
+    pk = "".join(f"x{i}, " for i in plan.pk_index)
+    lines.append(f"    return ({columns}), ({pk})")
+    exec("\n".join(lines), namespace)
+    return cast(Callable[[Any, Any, ConnectRecord], tuple[tuple[Any, ...], tuple[Any, ...]]], namespace["extract"])
+
+
 @dataclass(slots=True)
 class Change:
     """One thing to do to a table; ``key`` holds the primary-key values (empty without a key)."""
@@ -86,6 +146,9 @@ class Change:
 
 # A route's fast path: (table, row plan, primary-key values of a row tuple); see ChangeMapper._routes.
 _Route = tuple[str, RowPlan, Callable[[tuple[Any, ...]], tuple[Any, ...]]]
+
+# A WireRecord route's fast path: (table, row plan, generated (row, key, record) → (row tuple, key tuple)).
+_WireRoute = tuple[str, RowPlan, Callable[[Any, Any, ConnectRecord], tuple[tuple[Any, ...], tuple[Any, ...]]]]
 
 _ENVELOPE_SCHEMAS: dict[int, tuple[Schema, bool]] = {}
 
@@ -120,6 +183,8 @@ class ChangeMapper:
         # does not depend on the source block. Value: (key schema, value schema, fast path or None), the fast path
         # being (table, plan of the 'after' row, function giving the primary-key values of a row tuple).
         self._routes: dict[tuple[str, int, int], tuple[Schema | None, Schema | None, _Route | None]] = {}
+        # The same for WireRecords (key and value still in the converter's wire form, see schemas.record).
+        self._wire_routes: dict[tuple[str, int, int], tuple[Schema | None, Schema | None, _WireRoute | None]] = {}
 
     # -- table names ----------------------------------------------------------------------------------------------
 
@@ -153,6 +218,8 @@ class ChangeMapper:
     def change(self, record: ConnectRecord) -> Change | None:
         """The change ``record`` asks for, or None when it is to be skipped (e.g. a delete with
         ``delete.enabled=false``). ``ConversionError`` for a record this sink cannot write."""
+        if type(record) is WireRecord:
+            return self._wire_change(record)
         value = record.value
         # Fast path: a create/read/update event of a (topic, schemas) route seen before. Same result as _change.
         key_schema, value_schema = record.key_schema, record.value_schema
@@ -176,6 +243,49 @@ class ChangeMapper:
                     raise ConversionError(f"primary key column(s) {', '.join(plan.pk)} must not be null")
                 return Change(table, "upsert", record, plan, out, pk)
         return self._change(record)
+
+    def _wire_change(self, record: WireRecord) -> Change | None:
+        """``change`` for a ``WireRecord``: a create/read/update event of a known route straight from the wire
+        form to the row tuple (nothing else of the value is decoded); anything else, or any failure, through the
+        general path with the decoded record (``WireDecodeError`` if its bytes do not decode)."""
+        key_schema, value_schema = record.key_schema, record.value_schema
+        entry = self._wire_routes.get((record.topic, id(key_schema), id(value_schema)))
+        if entry is None or entry[0] is not key_schema or entry[1] is not value_schema:
+            entry = self._learn_wire_route(record)
+        route = entry[2]
+        value = record.value
+        if route is not None and type(value) is dict:
+            op = value.get("op")
+            row = value.get("after")
+            if (op == "c" or op == "r" or op == "u") and type(row) is dict:
+                table, plan, extract = route
+                try:
+                    out, pk = extract(row, record.key, record)
+                except Exception:  # noqa: BLE001 - the general path below decodes the record and reports precisely
+                    pass
+                else:
+                    if None not in pk:
+                        return Change(table, "upsert", record, plan, out, pk)
+        return self.change(record.decoded())
+
+    def _learn_wire_route(self, record: WireRecord) -> tuple[Schema | None, Schema | None, _WireRoute | None]:
+        """The fast path of a WireRecord's route, from the same plan as ``_learn_route`` (see ``_wire_routes``)."""
+        key_schema, value_schema = record.key_schema, record.value_schema
+        route: _WireRoute | None = None
+        plain = self._learn_route(record)[2]
+        value_fields = getattr(record.value_decoder, "wire_field", None)
+        if plain is not None and value_fields is not None:
+            table, plan, _ = plain
+            key_fields = cast(WireFields, record.key_decoder) if hasattr(record.key_decoder, "wire_field") else None
+            try:
+                route = (table, plan, _generate_wire_extract(plan, key_fields, cast(WireFields, record.value_decoder)))
+            except ConversionError:
+                route = None  # e.g. a key column without a wire decoder: the general path, record by record
+        if len(self._wire_routes) > 1024:
+            self._wire_routes.clear()
+        entry = (key_schema, value_schema, route)
+        self._wire_routes[(record.topic, id(key_schema), id(value_schema))] = entry
+        return entry
 
     def _learn_route(self, record: ConnectRecord) -> tuple[Schema | None, Schema | None, _Route | None]:
         """Find and remember the fast path of ``record``'s route, if it has one (see ``_routes``)."""

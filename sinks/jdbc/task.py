@@ -37,6 +37,10 @@ class JdbcSinkTask(SinkTask):
     # psycopg releases the GIL while PostgreSQL works (PyMySQL while it waits on the socket): the next batch
     # converts meanwhile.
     put_in_background = True
+    # Change events go from the converter's wire form straight to row tuples (ChangeMapper._wire_change): the
+    # parts of a Debezium envelope the table does not need (source block, before, the Connect structs) are never
+    # built. Everything else is decoded as usual.
+    accepts_wire_records = True
 
     def __init__(self, name: str, config: JdbcSinkConfig) -> None:
         self.name = name
