@@ -221,3 +221,52 @@ def test_target_crash_is_retried_without_loss(kafka_broker: Any) -> None:
             assert rows(target["dsn"], "SELECT count(*) FROM t WHERE name = 'n' || id") == [(1500,)]
         finally:
             sink.stop()
+
+
+def created(i: int, qty: Any) -> tuple[bytes, bytes]:
+    """A Debezium create event (the sink's wire fast path) whose ``qty`` may not match its int32 schema."""
+    schema = {
+        "type": "struct",
+        "fields": [
+            {**ROW_SCHEMA, "optional": True, "field": "before"},
+            {**ROW_SCHEMA, "optional": True, "field": "after"},
+            {"type": "string", "optional": False, "field": "op"},
+        ],
+        "optional": False,
+        "name": "t.Envelope",
+    }
+    after = {"id": i, "name": f"n{i}", "qty": qty}
+    return orjson.dumps({"schema": KEY_SCHEMA, "payload": {"id": i}}), orjson.dumps(
+        {"schema": schema, "payload": {"before": None, "after": after, "op": "c"}}
+    )
+
+
+def test_a_value_that_does_not_match_its_schema_is_a_converter_error(kafka_broker: Any, target: dict[str, Any]) -> None:
+    """The wire fast path decodes only what the table needs; a value its schema rejects is still reported with the
+    converter's stage and class (as Connect's JsonConverter would have failed before put), the rest written."""
+    kafka, topic, dlq = kafka_broker.bootstrap_servers, unique("modes"), unique("dlq")
+    create_topic(kafka, topic)
+    records = [created(i, "seven" if i == 5 else i) for i in range(100)]
+    produce(kafka, topic, records)
+    run_sink(
+        kafka,
+        target,
+        topic,
+        lambda: len(rows(target["dsn"])) == 99 and len(read_messages(kafka, dlq)) == 1,
+        **{
+            "insert.mode": "insert",
+            "primary.key.mode": "record_key",
+            "errors.tolerance": "all",
+            "errors.deadletterqueue.topic.name": dlq,
+            "errors.deadletterqueue.context.headers.enable": "true",
+        },
+    )
+    assert rows(target["dsn"], "SELECT id, name, qty FROM t ORDER BY id") == [
+        (i, f"n{i}", i) for i in range(100) if i != 5
+    ]
+    (dead,) = read_messages(kafka, dlq)
+    headers = dict(dead.headers())
+    assert dead.value() == records[5][1]
+    assert headers["__connect.errors.stage"] == b"VALUE_CONVERTER"
+    assert headers["__connect.errors.class.name"] == b"org.apache.kafka.connect.json.JsonConverter"
+    assert headers["__connect.errors.exception.class.name"] == b"org.apache.kafka.connect.errors.DataException"
