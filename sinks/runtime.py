@@ -344,47 +344,42 @@ class SinkRuntime:
         records: list[ConnectRecord] = []
         positions: dict[TP, int] = {}
         assigned = self._assigned
-        key_to_connect, value_to_connect = key_converter.to_connect, value_converter.to_connect
+        wire = self._wire
+        # A task taking WireRecords (SinkTask.accepts_wire_records; never with a chain) gets the wire form.
+        key_to = key_converter.to_wire if wire else key_converter.to_connect  # type: ignore[attr-defined]
+        value_to = value_converter.to_wire if wire else value_converter.to_connect  # type: ignore[attr-defined]
         apply = chain.apply if chain is not None else None
-        if self._wire:
-            self._wire_batch(batch, key_converter, value_converter, records, positions)
-        else:
-            for msg in batch:
-                # Messages without an error always have a topic, partition and offset (the stubs say Optional).
-                topic: str = msg.topic()  # type: ignore[assignment]
-                partition: int = msg.partition()  # type: ignore[assignment]
-                offset: int = msg.offset()  # type: ignore[assignment]
-                tp = (topic, partition)
-                if tp not in assigned:
-                    continue  # revoked while this batch was prepared: the new owner reads it
-                positions[tp] = offset + 1
-                raw_headers = msg.headers()
-                headers: list[Header] = _headers(msg) if raw_headers else []
-                ts_type, ts = msg.timestamp()
-                # The common case in one try block; any failure replays the message through the error handler, stage
-                # by stage (retries, tolerance, dead-letter topic). Converters and transforms are deterministic, so
-                # running a stage again is harmless.
-                try:
-                    key_schema, key = key_to_connect(topic, msg.key(), headers)
-                    value_schema, value = value_to_connect(topic, msg.value(), headers)
-                    record: ConnectRecord | None = ConnectRecord(
-                        topic,
-                        key_schema,
-                        key,
-                        value_schema,
-                        value,
-                        partition,
-                        ts if ts_type else None,
-                        headers,
-                        offset,
-                        topic,
-                    )
+        for msg in batch:
+            # Messages without an error always have a topic, partition and offset (the stubs say Optional).
+            topic: str = msg.topic()  # type: ignore[assignment]
+            partition: int = msg.partition()  # type: ignore[assignment]
+            offset: int = msg.offset()  # type: ignore[assignment]
+            tp = (topic, partition)
+            if tp not in assigned:
+                continue  # revoked while this batch was prepared: the new owner reads it
+            positions[tp] = offset + 1
+            raw_headers = msg.headers()
+            headers: list[Header] = _headers(msg) if raw_headers else []
+            ts_type, ts = msg.timestamp()
+            # The common case in one try block; any failure replays the message through the error handler, stage
+            # by stage (retries, tolerance, dead-letter topic). Converters and transforms are deterministic, so
+            # running a stage again is harmless.
+            try:
+                raw_key, raw_value = msg.key(), msg.value()
+                key_schema, key = key_to(topic, raw_key, headers)
+                value_schema, value = value_to(topic, raw_value, headers)
+                fields = (topic, key_schema, key, value_schema, value, partition, ts if ts_type else None, headers)
+                record: ConnectRecord | None
+                if wire:
+                    record = WireRecord(*fields, offset, topic, raw_key, raw_value, key_converter, value_converter)
+                else:
+                    record = ConnectRecord(*fields, offset, topic)
                     if apply is not None:
-                        record = apply(record)  # type: ignore[arg-type]
-                except Exception:  # noqa: BLE001 - handled record by record below, per errors.tolerance
-                    record = self._convert_carefully(msg, key_converter, value_converter, chain)
-                if record is not None:
-                    records.append(record)
+                        record = apply(record)
+            except Exception:  # noqa: BLE001 - handled record by record below, per errors.tolerance
+                record = self._convert_carefully(msg, key_converter, value_converter, chain)
+            if record is not None:
+                records.append(record)
         self.records_consumed += len(batch)
         self._finish_put()  # the previous batch: written before this one is handed over (order, memory)
         if records and self._writer is not None and not self._stop.is_set():
@@ -400,57 +395,6 @@ class SinkRuntime:
         finally:
             self._current_batch, self._current_index = [], None
         self._record_positions(positions)
-
-    def _wire_batch(
-        self,
-        batch: list[Message],
-        key_converter: Converter,
-        value_converter: Converter,
-        records: list[ConnectRecord],
-        positions: dict[TP, int],
-    ) -> None:
-        """``_process_batch``'s loop for a task that takes ``WireRecord``s (no chain; see ``SinkTask``)."""
-        assigned = self._assigned
-        key_to_wire = key_converter.to_wire  # type: ignore[attr-defined]
-        value_to_wire = value_converter.to_wire  # type: ignore[attr-defined]
-        append = records.append
-        for msg in batch:
-            topic: str = msg.topic()  # type: ignore[assignment]
-            partition: int = msg.partition()  # type: ignore[assignment]
-            offset: int = msg.offset()  # type: ignore[assignment]
-            tp = (topic, partition)
-            if tp not in assigned:
-                continue  # revoked while this batch was prepared: the new owner reads it
-            positions[tp] = offset + 1
-            headers: list[Header] = _headers(msg) if msg.headers() else []
-            ts_type, ts = msg.timestamp()
-            raw_key, raw_value = msg.key(), msg.value()
-            try:
-                key_schema, key = key_to_wire(topic, raw_key, headers)
-                value_schema, value = value_to_wire(topic, raw_value, headers)
-            except Exception:  # noqa: BLE001 - handled record by record, per errors.tolerance
-                record = self._convert_carefully(msg, key_converter, value_converter, None)
-                if record is not None:
-                    append(record)
-                continue
-            append(
-                WireRecord(
-                    topic,
-                    key_schema,
-                    key,
-                    value_schema,
-                    value,
-                    partition,
-                    ts if ts_type else None,
-                    headers,
-                    offset,
-                    topic,
-                    raw_key,
-                    raw_value,
-                    key_converter,
-                    value_converter,
-                )
-            )
 
     def _record_positions(self, positions: dict[TP, int]) -> None:
         """A batch is written: its offsets may be committed (for partitions still ours)."""

@@ -47,23 +47,33 @@ class RowPlan:
     extract: Any = None
 
 
-def _generate_extract(sources: tuple[tuple[str, str | None], ...], converters: tuple[Convert | None, ...]) -> Any:
-    """Straight-line code building one row's value tuple: one local per column, converters only where needed."""
-    namespace: dict[str, Any] = {}
+def _extract_head(sources: tuple[tuple[str, str | None], ...]) -> list[str]:
+    """The first lines of a generated ``extract(row, key, record)``: the getters its column lines use."""
     lines = ["def extract(row, key, record):", "    g = row.get"]
     if any(kind == "k" for kind, _ in sources):
         lines += ["    if type(key) is not dict:", "        raise TypeError('primary.key.mode=record_key needs a key')"]
         lines.append("    kg = key.get")
+    return lines
+
+
+def _source_expr(kind: str, name: str | None) -> str:
+    """The expression reading one column from where ``RowPlan.sources`` says it comes from."""
+    return {
+        "v": f"g({name!r})",
+        "k": f"kg({name!r})",
+        "K": "key",
+        "t": "record.original_topic or record.topic",
+        "p": "record.partition",
+        "o": "record.kafka_offset",
+    }[kind]
+
+
+def _generate_extract(sources: tuple[tuple[str, str | None], ...], converters: tuple[Convert | None, ...]) -> Any:
+    """Straight-line code building one row's value tuple: one local per column, converters only where needed."""
+    namespace: dict[str, Any] = {}
+    lines = _extract_head(sources)
     for i, ((kind, name), convert) in enumerate(zip(sources, converters, strict=True)):
-        expr = {
-            "v": f"g({name!r})",
-            "k": f"kg({name!r})",
-            "K": "key",
-            "t": "record.original_topic or record.topic",
-            "p": "record.partition",
-            "o": "record.kafka_offset",
-        }[kind]
-        lines.append(f"    x{i} = {expr}")
+        lines.append(f"    x{i} = {_source_expr(kind, name)}")
         if convert is not None:
             namespace[f"c{i}"] = convert
             lines.append(f"    if x{i} is not None: x{i} = c{i}(x{i})")
@@ -87,19 +97,9 @@ def _generate_wire_extract(
     (a value the decoder rejects, a Decimal that needs the exact re-parse …) raises; the caller then takes the
     general path with the record's ``decoded()`` form, which reports it as the converter would."""
     namespace: dict[str, Any] = {}
-    lines = ["def extract(row, key, record):", "    g = row.get"]
-    if any(kind == "k" for kind, _ in plan.sources):
-        lines.append("    kg = key.get")
+    lines = _extract_head(plan.sources)
     for i, ((kind, name), schema, convert) in enumerate(zip(plan.sources, plan.schemas, plan.converters, strict=True)):
-        expr = {
-            "v": f"g({name!r})",
-            "k": f"kg({name!r})",
-            "K": "key",
-            "t": "record.original_topic or record.topic",
-            "p": "record.partition",
-            "o": "record.kafka_offset",
-        }[kind]
-        lines.append(f"    x{i} = {expr}")
+        lines.append(f"    x{i} = {_source_expr(kind, name)}")
         if convert is not None:
             namespace[f"c{i}"] = convert
         if kind in ("v", "k", "K"):
@@ -110,19 +110,18 @@ def _generate_wire_extract(
             namespace[f"f{i}"] = full
             if plain is not None:
                 namespace[f"T{i}"] = plain
-            if keeps_null:
-                lines.append(f"    if x{i} is not None:")
-                if plain is not None:
-                    lines.append(f"        if type(x{i}) is not T{i}: x{i} = f{i}(x{i})")
-                else:
-                    lines.append(f"        x{i} = f{i}(x{i})")
+            if plain is None:
+                decode = f"x{i} = f{i}(x{i})"  # the converter's decoder handles nulls (default or error) too
+            elif keeps_null:
+                decode = f"if type(x{i}) is not T{i}: x{i} = f{i}(x{i})"
+            else:
+                decode = f"if x{i} is None or type(x{i}) is not T{i}: x{i} = f{i}(x{i})"
+            if keeps_null:  # a null stays null: nothing to decode or convert
+                lines += [f"    if x{i} is not None:", f"        {decode}"]
                 if convert is not None:
                     lines.append(f"        x{i} = c{i}(x{i})")
                 continue
-            if plain is not None:
-                lines.append(f"    if x{i} is None or type(x{i}) is not T{i}: x{i} = f{i}(x{i})")
-            else:
-                lines.append(f"    x{i} = f{i}(x{i})")
+            lines.append(f"    {decode}")
         if convert is not None:
             lines.append(f"    if x{i} is not None: x{i} = c{i}(x{i})")
     columns = "".join(f"x{i}, " for i in range(len(plan.sources)))
@@ -227,21 +226,20 @@ class ChangeMapper:
         if entry is None or entry[0] is not key_schema or entry[1] is not value_schema:
             entry = self._learn_route(record)
         route = entry[2]
-        if route is not None and type(value) is dict:
-            op = value.get("op")
-            row = value.get("after")
-            if (op == "c" or op == "r" or op == "u") and type(row) is dict:
-                table, plan, pk_of = route
-                try:
-                    out = plan.extract(row, record.key, record)
-                except (ValueError, TypeError, KeyError, OverflowError, AttributeError) as exc:
-                    raise ConversionError(
-                        f"cannot convert the row for table {table}: {type(exc).__name__}: {exc}"
-                    ) from None
-                pk = pk_of(out)
-                if None in pk:
-                    raise ConversionError(f"primary key column(s) {', '.join(plan.pk)} must not be null")
-                return Change(table, "upsert", record, plan, out, pk)
+        row = _row_to_write(value) if route is not None else None
+        if row is not None:
+            assert route is not None
+            table, plan, pk_of = route
+            try:
+                out = plan.extract(row, record.key, record)
+            except (ValueError, TypeError, KeyError, OverflowError, AttributeError) as exc:
+                raise ConversionError(
+                    f"cannot convert the row for table {table}: {type(exc).__name__}: {exc}"
+                ) from None
+            pk = pk_of(out)
+            if None in pk:
+                raise ConversionError(f"primary key column(s) {', '.join(plan.pk)} must not be null")
+            return Change(table, "upsert", record, plan, out, pk)
         return self._change(record)
 
     def _wire_change(self, record: WireRecord) -> Change | None:
@@ -253,19 +251,17 @@ class ChangeMapper:
         if entry is None or entry[0] is not key_schema or entry[1] is not value_schema:
             entry = self._learn_wire_route(record)
         route = entry[2]
-        value = record.value
-        if route is not None and type(value) is dict:
-            op = value.get("op")
-            row = value.get("after")
-            if (op == "c" or op == "r" or op == "u") and type(row) is dict:
-                table, plan, extract = route
-                try:
-                    out, pk = extract(row, record.key, record)
-                except Exception:  # noqa: BLE001 - the general path below decodes the record and reports precisely
-                    pass
-                else:
-                    if None not in pk:
-                        return Change(table, "upsert", record, plan, out, pk)
+        row = _row_to_write(record.value) if route is not None else None
+        if row is not None:
+            assert route is not None
+            table, plan, extract = route
+            try:
+                out, pk = extract(row, record.key, record)
+            except Exception:  # noqa: BLE001 - the general path below decodes the record and reports precisely
+                pass
+            else:
+                if None not in pk:
+                    return Change(table, "upsert", record, plan, out, pk)
         return self.change(record.decoded())
 
     def _learn_wire_route(self, record: WireRecord) -> tuple[Schema | None, Schema | None, _WireRoute | None]:
@@ -442,6 +438,17 @@ class ChangeMapper:
             self._plans.clear()
         self._plans[cache_key] = (key_schema, row_schema, plan)
         return plan
+
+
+def _row_to_write(value: Any) -> dict[str, Any] | None:
+    """The ``after`` row of a create/read/update event (a dict value), else None: what the fast paths take."""
+    if type(value) is dict:
+        op = value.get("op")
+        if op == "c" or op == "r" or op == "u":
+            row = value.get("after")
+            if type(row) is dict:
+                return row
+    return None
 
 
 _FIELD_SCHEMAS: dict[tuple[int, str], tuple[Schema, Schema | None]] = {}

@@ -34,19 +34,21 @@ def flat(i: int, name: str, qty: int = 1) -> tuple[bytes, bytes]:
     )
 
 
+ENVELOPE_SCHEMA = {
+    "type": "struct",
+    "fields": [
+        {**ROW_SCHEMA, "optional": True, "field": "before"},
+        {**ROW_SCHEMA, "optional": True, "field": "after"},
+        {"type": "string", "optional": False, "field": "op"},
+    ],
+    "optional": False,
+    "name": "t.Envelope",
+}
+
+
 def truncate_event(i: int) -> tuple[bytes, bytes]:
-    schema = {
-        "type": "struct",
-        "fields": [
-            {**ROW_SCHEMA, "optional": True, "field": "before"},
-            {**ROW_SCHEMA, "optional": True, "field": "after"},
-            {"type": "string", "optional": False, "field": "op"},
-        ],
-        "optional": False,
-        "name": "t.Envelope",
-    }
     return orjson.dumps({"schema": KEY_SCHEMA, "payload": {"id": i}}), orjson.dumps(
-        {"schema": schema, "payload": {"before": None, "after": None, "op": "t"}}
+        {"schema": ENVELOPE_SCHEMA, "payload": {"before": None, "after": None, "op": "t"}}
     )
 
 
@@ -146,6 +148,24 @@ def test_record_value_key_update_mode_and_truncate(kafka_broker: Any, target: di
     )
 
 
+def run_until_one_dead_letter(kafka: str, target: dict[str, Any], topic: str, dlq: str, mode: str) -> None:
+    """Run the sink (errors.tolerance=all, dead-letter topic with context headers) until 99 of the 100 records
+    are in the table and one is in the dead-letter topic."""
+    run_sink(
+        kafka,
+        target,
+        topic,
+        lambda: len(rows(target["dsn"])) == 99 and len(read_messages(kafka, dlq)) == 1,
+        **{
+            "insert.mode": mode,
+            "primary.key.mode": "record_key",
+            "errors.tolerance": "all",
+            "errors.deadletterqueue.topic.name": dlq,
+            "errors.deadletterqueue.context.headers.enable": "true",
+        },
+    )
+
+
 def test_constraint_violation_goes_to_the_dead_letter_topic(kafka_broker: Any, target: dict[str, Any]) -> None:
     kafka, topic, dlq = kafka_broker.bootstrap_servers, unique("modes"), unique("dlq")
     create_topic(kafka, topic)
@@ -153,19 +173,7 @@ def test_constraint_violation_goes_to_the_dead_letter_topic(kafka_broker: Any, t
         conn.execute("CREATE TABLE t (id integer PRIMARY KEY, name text, qty integer CHECK (qty >= 0))")
     records = [flat(i, f"n{i}", qty=-5 if i == 3 else i) for i in range(100)]  # one COPY-sized batch
     produce(kafka, topic, records)
-    run_sink(
-        kafka,
-        target,
-        topic,
-        lambda: len(rows(target["dsn"])) == 99 and len(read_messages(kafka, dlq)) == 1,
-        **{
-            "insert.mode": "upsert",
-            "primary.key.mode": "record_key",
-            "errors.tolerance": "all",
-            "errors.deadletterqueue.topic.name": dlq,
-            "errors.deadletterqueue.context.headers.enable": "true",
-        },
-    )
+    run_until_one_dead_letter(kafka, target, topic, dlq, "upsert")
     assert [r[0] for r in rows(target["dsn"])] == [i for i in range(100) if i != 3]
     (dead,) = read_messages(kafka, dlq)
     headers = dict(dead.headers())
@@ -225,19 +233,9 @@ def test_target_crash_is_retried_without_loss(kafka_broker: Any) -> None:
 
 def created(i: int, qty: Any) -> tuple[bytes, bytes]:
     """A Debezium create event (the sink's wire fast path) whose ``qty`` may not match its int32 schema."""
-    schema = {
-        "type": "struct",
-        "fields": [
-            {**ROW_SCHEMA, "optional": True, "field": "before"},
-            {**ROW_SCHEMA, "optional": True, "field": "after"},
-            {"type": "string", "optional": False, "field": "op"},
-        ],
-        "optional": False,
-        "name": "t.Envelope",
-    }
     after = {"id": i, "name": f"n{i}", "qty": qty}
     return orjson.dumps({"schema": KEY_SCHEMA, "payload": {"id": i}}), orjson.dumps(
-        {"schema": schema, "payload": {"before": None, "after": after, "op": "c"}}
+        {"schema": ENVELOPE_SCHEMA, "payload": {"before": None, "after": after, "op": "c"}}
     )
 
 
@@ -248,19 +246,7 @@ def test_a_value_that_does_not_match_its_schema_is_a_converter_error(kafka_broke
     create_topic(kafka, topic)
     records = [created(i, "seven" if i == 5 else i) for i in range(100)]
     produce(kafka, topic, records)
-    run_sink(
-        kafka,
-        target,
-        topic,
-        lambda: len(rows(target["dsn"])) == 99 and len(read_messages(kafka, dlq)) == 1,
-        **{
-            "insert.mode": "insert",
-            "primary.key.mode": "record_key",
-            "errors.tolerance": "all",
-            "errors.deadletterqueue.topic.name": dlq,
-            "errors.deadletterqueue.context.headers.enable": "true",
-        },
-    )
+    run_until_one_dead_letter(kafka, target, topic, dlq, "insert")
     assert rows(target["dsn"], "SELECT id, name, qty FROM t ORDER BY id") == [
         (i, f"n{i}", i) for i in range(100) if i != 5
     ]
