@@ -106,15 +106,20 @@ class WireRecord(ConnectRecord):
         assert self.key_decoder is not None and self.value_decoder is not None
         from schemas.converters.base import ConversionError, WireDecodeError
 
+        def _describe(exc: Exception) -> str:
+            return str(exc) if isinstance(exc, ConversionError) else f"{type(exc).__name__}: {exc}"
+
         topic = self.original_topic or self.topic
+        # Any exception: the runtime's own path dead-letters whatever a converter raises (an OverflowError from a
+        # Date out of range as much as a ConversionError), so this one must become a reportable error too.
         try:
             key_schema, key = self.key_decoder.to_connect(topic, self.raw_key, self.headers)
-        except ConversionError as exc:
-            raise WireDecodeError(str(exc), is_key=True) from None
+        except Exception as exc:
+            raise WireDecodeError(_describe(exc), is_key=True) from exc
         try:
             value_schema, value = self.value_decoder.to_connect(topic, self.raw_value, self.headers)
-        except ConversionError as exc:
-            raise WireDecodeError(str(exc), is_key=False) from None
+        except Exception as exc:
+            raise WireDecodeError(_describe(exc), is_key=False) from exc
         return ConnectRecord(
             self.topic,
             key_schema,

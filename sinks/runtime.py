@@ -632,7 +632,20 @@ class SinkRuntime:
             self._current_index = {(m.topic(), m.partition(), m.offset()): m for m in self._current_batch}
         msg = self._current_index.get((topic, record.partition, record.kafka_offset))
         with self._errors_lock:  # a background put reports from the helper thread
-            raw = _raw(msg) if msg is not None else self._reserialize(record, topic)
+            if msg is not None:
+                raw = _raw(msg)
+            elif isinstance(record, WireRecord):  # still holds its original bytes (its values are not Connect's)
+                raw = RawRecord(
+                    topic,
+                    record.partition or 0,
+                    record.kafka_offset if record.kafka_offset is not None else -1,
+                    record.timestamp,
+                    record.raw_key,
+                    record.raw_value,
+                    list(record.headers),
+                )
+            else:
+                raw = self._reserialize(record, topic)
             if isinstance(error, WireDecodeError):
                 # The task decoded a WireRecord late (WireRecord.decoded): report it as the converter stage it is.
                 if error.is_key:

@@ -131,6 +131,27 @@ def _generate_wire_extract(
     return cast(Callable[[Any, Any, ConnectRecord], tuple[tuple[Any, ...], tuple[Any, ...]]], namespace["extract"])
 
 
+def _generate_wire_check(
+    key_schema: Schema | None, value_schema: Schema, key_fields: WireFields | None, value_fields: WireFields
+) -> Callable[[dict[str, Any], Any], None]:
+    """``check(value, key)``: decodes, and drops, what the row tuple does not use (the whole key and every envelope
+    field but ``after``), so a record whose key or envelope does not match its schema raises and takes the general
+    path, which reports it as the converter would have (the runtime's own path decodes everything)."""
+    namespace: dict[str, Any] = {}
+    lines = ["def check(value, key):", "    g = value.get"]
+    if key_schema is not None:
+        if key_fields is None:
+            raise ConversionError("no wire decoder for the record key")
+        namespace["k"] = key_fields.wire_field(key_schema)[2]
+        lines.append("    k(key)")
+    for i, field in enumerate(value_schema.fields):
+        if field.name != "after":
+            namespace[f"d{i}"] = value_fields.wire_field(field.schema)[2]
+            lines.append(f"    d{i}(g({field.name!r}))")
+    exec("\n".join(lines), namespace)
+    return cast(Callable[[dict[str, Any], Any], None], namespace["check"])
+
+
 @dataclass(slots=True)
 class Change:
     """One thing to do to a table; ``key`` holds the primary-key values (empty without a key)."""
@@ -146,8 +167,14 @@ class Change:
 # A route's fast path: (table, row plan, primary-key values of a row tuple); see ChangeMapper._routes.
 _Route = tuple[str, RowPlan, Callable[[tuple[Any, ...]], tuple[Any, ...]]]
 
-# A WireRecord route's fast path: (table, row plan, generated (row, key, record) → (row tuple, key tuple)).
-_WireRoute = tuple[str, RowPlan, Callable[[Any, Any, ConnectRecord], tuple[tuple[Any, ...], tuple[Any, ...]]]]
+# A WireRecord route's fast path: (table, row plan, generated (row, key, record) → (row tuple, key tuple),
+# generated check of the rest of the key and value).
+_WireRoute = tuple[
+    str,
+    RowPlan,
+    Callable[[Any, Any, ConnectRecord], tuple[tuple[Any, ...], tuple[Any, ...]]],
+    Callable[[dict[str, Any], Any], None],
+]
 
 _ENVELOPE_SCHEMAS: dict[int, tuple[Schema, bool]] = {}
 
@@ -244,8 +271,9 @@ class ChangeMapper:
 
     def _wire_change(self, record: WireRecord) -> Change | None:
         """``change`` for a ``WireRecord``: a create/read/update event of a known route straight from the wire
-        form to the row tuple (nothing else of the value is decoded); anything else, or any failure, through the
-        general path with the decoded record (``WireDecodeError`` if its bytes do not decode)."""
+        form to the row tuple (the rest of the key and value is only checked against its schema, never built);
+        anything else, or any failure, through the general path with the decoded record (``WireDecodeError`` if its
+        bytes do not decode)."""
         key_schema, value_schema = record.key_schema, record.value_schema
         entry = self._wire_routes.get((record.topic, id(key_schema), id(value_schema)))
         if entry is None or entry[0] is not key_schema or entry[1] is not value_schema:
@@ -254,8 +282,9 @@ class ChangeMapper:
         row = _row_to_write(record.value) if route is not None else None
         if row is not None:
             assert route is not None
-            table, plan, extract = route
+            table, plan, extract, check = route
             try:
+                check(record.value, record.key)
                 out, pk = extract(row, record.key, record)
             except Exception:  # noqa: BLE001 - the general path below decodes the record and reports precisely
                 pass
@@ -273,8 +302,15 @@ class ChangeMapper:
         if plain is not None and value_fields is not None:
             table, plan, _ = plain
             key_fields = cast(WireFields, record.key_decoder) if hasattr(record.key_decoder, "wire_field") else None
+            fields = cast(WireFields, record.value_decoder)
+            assert value_schema is not None  # a route exists only for envelopes with a schema
             try:
-                route = (table, plan, _generate_wire_extract(plan, key_fields, cast(WireFields, record.value_decoder)))
+                route = (
+                    table,
+                    plan,
+                    _generate_wire_extract(plan, key_fields, fields),
+                    _generate_wire_check(key_schema, value_schema, key_fields, fields),
+                )
             except ConversionError:
                 route = None  # e.g. a key column without a wire decoder: the general path, record by record
         if len(self._wire_routes) > 1024:

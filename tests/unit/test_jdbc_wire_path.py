@@ -190,6 +190,8 @@ def _both(
         vs, v = vc.to_connect(TOPIC, value, [])
     except ConversionError as exc:
         general: Any = ("error", str(exc))
+    except (OverflowError, ValueError) as exc:  # the runtime dead-letters whatever a converter raises
+        general = ("error", f"{type(exc).__name__}: {exc}")
     else:
         general = _outcome(mapper_pair[0], ConnectRecord(TOPIC, ks, k, vs, v, 3, 1, [], offset, TOPIC))
     try:
@@ -242,16 +244,24 @@ def test_random_rows_give_the_same_change(
     assert len(slow) == 300 - fast  # and those rows took the fast path: only the rejected ones were decoded
 
 
-def _message(converters: tuple[JsonConverter, JsonConverter], after_json: Any, op: str = "c") -> tuple[bytes, bytes]:
+def _message(
+    converters: tuple[JsonConverter, JsonConverter],
+    after_json: Any,
+    op: str = "c",
+    envelope: dict[str, Any] | None = None,
+    key_payload: Any = None,
+) -> tuple[bytes, bytes]:
     """Hand-made wire bytes: the real schemas with a payload written directly as JSON (values a producer other than
-    ours might send)."""
+    ours might send); ``envelope`` overrides fields of the value payload, ``key_payload`` the key's payload."""
     key = converters[0].from_connect(TOPIC, KEYS["in_row"], {"id": 1, "code": "a"}, [])
+    assert key is not None
+    if key_payload is not None:
+        key = orjson.dumps({"schema": orjson.loads(key)["schema"], "payload": key_payload})
     schema_json = orjson.loads(
         converters[1].from_connect(TOPIC, ENVELOPE, {"op": "c", "ts_ms": 1, "source": {"table": "t"}}, []) or b""
     )["schema"]
     payload = {"before": None, "after": after_json, "source": {"table": "things"}, "op": op, "ts_ms": 1}
-    assert key is not None
-    return key, orjson.dumps({"schema": schema_json, "payload": payload})
+    return key, orjson.dumps({"schema": schema_json, "payload": {**payload, **(envelope or {})}})
 
 
 BASE = {"id": 1, "code": "a"}
@@ -274,6 +284,8 @@ BASE = {"id": 1, "code": "a"}
         pytest.param({**BASE, "day": 1.5}, id="float-for-date"),
         pytest.param({**BASE, "unknown": 5}, id="extra-field"),
         pytest.param({"code": "a"}, id="missing-key-field"),
+        pytest.param({**BASE, "c_date": 10**12}, id="date-out-of-range"),
+        pytest.param({**BASE, "c_ts": 10**18}, id="timestamp-out-of-range"),
     ],
 )
 @pytest.mark.parametrize("replace_null", ["true", "false"])
@@ -324,3 +336,45 @@ def test_bytes_that_do_not_decode_are_converter_errors() -> None:
     with pytest.raises(ConversionError) as general:
         vc.to_connect(TOPIC, value, [])
     assert str(raised.value) == str(general.value)
+
+
+@pytest.mark.parametrize(
+    ("envelope", "key_payload"),
+    [
+        pytest.param({"source": None}, None, id="null-required-source"),
+        pytest.param({"source": {"table": 5}}, None, id="bad-source-field"),
+        pytest.param({"before": "x"}, None, id="bad-before"),
+        pytest.param({"before": {"id": 1, "code": "a", "i32": "x"}}, None, id="bad-before-field"),
+        pytest.param({"ts_ms": "x"}, None, id="bad-ts_ms"),
+        pytest.param({"op": 5}, None, id="bad-op"),
+        pytest.param(None, {"id": "notanint", "code": "a"}, id="bad-key-field"),
+        pytest.param(None, "notastruct", id="key-not-a-struct"),
+        pytest.param(None, {"id": 1}, id="key-missing-required-field"),
+    ],
+)
+@pytest.mark.parametrize("pk_mode", ["record_key", "kafka", "record_value", "none"])
+def test_a_key_or_envelope_that_does_not_match_its_schema_is_rejected_on_both_paths(
+    envelope: dict[str, Any] | None, key_payload: Any, pk_mode: str
+) -> None:
+    """The row tuple uses only ``after`` (and key fields not in it), but the fast path still checks the rest of the
+    key and the envelope against their schemas: a record the converter rejects is never written."""
+    converters = _converters("true")
+    mappers = (_mapper("postgresql", pk_mode), _mapper("postgresql", pk_mode))
+    key, value = _message(converters, BASE, envelope=envelope, key_payload=key_payload)
+    general, wire = _both(mappers, converters, key, value, 1)
+    assert general[0] == "error"
+    assert wire == general
+
+
+def test_an_exception_other_than_a_conversion_error_is_reported_not_raised() -> None:
+    """An OverflowError from a decoder (a Date of 10**12 days) is a record error on both paths: the runtime
+    dead-letters it under errors.tolerance=all instead of stopping the task."""
+    converters = _converters("true")
+    key, value = _message(converters, {**BASE, "c_date": 10**12})
+    kc, vc = converters
+    wks, wk = kc.to_wire(TOPIC, key, [])
+    wvs, wv = vc.to_wire(TOPIC, value, [])
+    wire = WireRecord(TOPIC, wks, wk, wvs, wv, 0, 1, [], 0, TOPIC, key, value, kc, vc)
+    with pytest.raises(WireDecodeError, match="OverflowError") as raised:
+        _mapper("postgresql", "record_key").change(wire)
+    assert raised.value.is_key is False
