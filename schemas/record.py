@@ -104,10 +104,7 @@ class WireRecord(ConnectRecord):
         which says which converter failed) for bytes the converter cannot read. Called by the task, on its own
         thread, for records its fast path does not handle."""
         assert self.key_decoder is not None and self.value_decoder is not None
-        from schemas.converters.base import ConversionError, WireDecodeError
-
-        def _describe(exc: Exception) -> str:
-            return str(exc) if isinstance(exc, ConversionError) else f"{type(exc).__name__}: {exc}"
+        from schemas.converters.base import WireDecodeError  # the converters module imports this one
 
         topic = self.original_topic or self.topic
         # Any exception: the runtime's own path dead-letters whatever a converter raises (an OverflowError from a
@@ -115,11 +112,11 @@ class WireRecord(ConnectRecord):
         try:
             key_schema, key = self.key_decoder.to_connect(topic, self.raw_key, self.headers)
         except Exception as exc:
-            raise WireDecodeError(_describe(exc), is_key=True) from exc
+            raise WireDecodeError.of(exc, is_key=True) from exc
         try:
             value_schema, value = self.value_decoder.to_connect(topic, self.raw_value, self.headers)
         except Exception as exc:
-            raise WireDecodeError(_describe(exc), is_key=False) from exc
+            raise WireDecodeError.of(exc, is_key=False) from exc
         return ConnectRecord(
             self.topic,
             key_schema,

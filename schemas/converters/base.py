@@ -33,6 +33,12 @@ class WireDecodeError(ConversionError):
         super().__init__(message)
         self.is_key = is_key
 
+    @classmethod
+    def of(cls, error: Exception, is_key: bool) -> WireDecodeError:
+        """Wrap whatever a converter raised (a ConversionError's message as is, any other with its class name)."""
+        message = str(error) if isinstance(error, ConversionError) else f"{type(error).__name__}: {error}"
+        return cls(message, is_key)
+
 
 class Converter(Protocol):
     """One configured converter (for keys or for values)."""

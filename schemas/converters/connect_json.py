@@ -618,17 +618,12 @@ class JsonConverter:
         """(schema, its payload decoder or None, the payload as parsed, the bytes the payload was parsed from: the
         payload alone, or the whole message)."""
         if self.schemas_enable and data.startswith(b'{"schema":'):
-            # Known schema bytes: parse only the payload (the schema is most of a Debezium message). Consecutive
-            # messages usually share a schema: comparing against the last prefix avoids a search and a hash.
-            last = self._last
-            cached: tuple[Schema | None, Encoder | None] | None
-            if last is not None and data.startswith(last[0]):
-                end, cached = last[1] - 11, (last[2], last[3])
-            else:
-                end = data.find(b',"payload":', 10)
-                cached = self._decoders.get(data[10:end]) if end > 0 else None
-                if cached is not None:
-                    self._last = (data[: end + 11], end + 11, cached[0], cached[1])
+            # Known schema bytes: parse only the payload (the schema is most of a Debezium message). The callers
+            # have already tried the last prefix seen (``_last``); remember this one for the messages after it.
+            end = data.find(b',"payload":', 10)
+            cached = self._decoders.get(data[10:end]) if end > 0 else None
+            if cached is not None:
+                self._last = (data[: end + 11], end + 11, cached[0], cached[1])
             if cached is not None and data[-1] == 0x7D:  # ends with "}" (no trailing whitespace)
                 # A copy of the payload's bytes: orjson reads bytes faster than a memoryview slice of them.
                 payload_bytes = data[end + 11 : -1]

@@ -298,18 +298,16 @@ class ChangeMapper:
         key_schema, value_schema = record.key_schema, record.value_schema
         route: _WireRoute | None = None
         plain = self._learn_route(record)[2]
-        value_fields = getattr(record.value_decoder, "wire_field", None)
+        key_fields, value_fields = _wire_fields(record.key_decoder), _wire_fields(record.value_decoder)
         if plain is not None and value_fields is not None:
             table, plan, _ = plain
-            key_fields = cast(WireFields, record.key_decoder) if hasattr(record.key_decoder, "wire_field") else None
-            fields = cast(WireFields, record.value_decoder)
             assert value_schema is not None  # a route exists only for envelopes with a schema
             try:
                 route = (
                     table,
                     plan,
-                    _generate_wire_extract(plan, key_fields, fields),
-                    _generate_wire_check(key_schema, value_schema, key_fields, fields),
+                    _generate_wire_extract(plan, key_fields, value_fields),
+                    _generate_wire_check(key_schema, value_schema, key_fields, value_fields),
                 )
             except ConversionError:
                 route = None  # e.g. a key column without a wire decoder: the general path, record by record
@@ -474,6 +472,11 @@ class ChangeMapper:
             self._plans.clear()
         self._plans[cache_key] = (key_schema, row_schema, plan)
         return plan
+
+
+def _wire_fields(decoder: object) -> WireFields | None:
+    """``decoder`` (a WireRecord's converter) if it can say how to decode its wire values field by field."""
+    return cast(WireFields, decoder) if hasattr(decoder, "wire_field") else None
 
 
 def _row_to_write(value: Any) -> dict[str, Any] | None:
